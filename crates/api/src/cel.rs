@@ -1,0 +1,400 @@
+//! Upstream's CEL validation rules (`x-kubernetes-validations`), as data.
+//!
+//! The generated CRDs carry these exact rules so an API server enforces what upstream's CRDs
+//! enforce; [`crate::validate`] implements the same checks in Rust for offline commands.
+
+use serde_json::{Value, json};
+
+/// One CEL rule: `(rule, message)`.
+pub type Rule = (&'static str, &'static str);
+
+/// The `x-kubernetes-validations` value for a list of rules.
+pub fn rules(list: &[Rule]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|(rule, message)| json!({"message": message, "rule": rule}))
+            .collect(),
+    )
+}
+
+/// Label-key restrictions shared by NodePool labels (applied per map key with `self.all`).
+pub const NODEPOOL_LABELS: &[Rule] = &[
+    (
+        r#"self.all(x, x in ["beta.kubernetes.io/instance-type", "failure-domain.beta.kubernetes.io/region", "beta.kubernetes.io/os", "beta.kubernetes.io/arch", "failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone", "topology.kubernetes.io/region", "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/windows-build"] || x.find("^([^/]+)").endsWith("node.kubernetes.io") || x.find("^([^/]+)").endsWith("node-restriction.kubernetes.io") || !x.find("^([^/]+)").endsWith("kubernetes.io"))"#,
+        r#"label domain "kubernetes.io" is restricted"#,
+    ),
+    (
+        r#"self.all(x, x.find("^([^/]+)").endsWith("kops.k8s.io") || !x.find("^([^/]+)").endsWith("k8s.io"))"#,
+        r#"label domain "k8s.io" is restricted"#,
+    ),
+    (
+        r#"self.all(x, x in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !x.find("^([^/]+)").endsWith("karpenter.sh"))"#,
+        r#"label domain "karpenter.sh" is restricted"#,
+    ),
+    (
+        r#"self.all(x, x != "karpenter.sh/nodepool")"#,
+        r#"label "karpenter.sh/nodepool" is restricted"#,
+    ),
+    (
+        r#"self.all(x, x != "kubernetes.io/hostname")"#,
+        r#"label "kubernetes.io/hostname" is restricted"#,
+    ),
+    (
+        r#"self.all(x, !x.find("^([^/]+)").endsWith("karpenter.k8s.aws"))"#,
+        r#"label domain "karpenter.k8s.aws" is restricted"#,
+    ),
+];
+
+/// Key restrictions on a NodePool requirement (applied to the key string).
+pub const NODEPOOL_REQUIREMENT_KEY: &[Rule] = &[
+    (
+        r#"self in ["beta.kubernetes.io/instance-type", "failure-domain.beta.kubernetes.io/region", "beta.kubernetes.io/os", "beta.kubernetes.io/arch", "failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone", "topology.kubernetes.io/region", "node.kubernetes.io/instance-type", "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/windows-build"] || self.find("^([^/]+)").endsWith("node.kubernetes.io") || self.find("^([^/]+)").endsWith("node-restriction.kubernetes.io") || !self.find("^([^/]+)").endsWith("kubernetes.io")"#,
+        r#"label domain "kubernetes.io" is restricted"#,
+    ),
+    (
+        r#"self.find("^([^/]+)").endsWith("kops.k8s.io") || !self.find("^([^/]+)").endsWith("k8s.io")"#,
+        r#"label domain "k8s.io" is restricted"#,
+    ),
+    (
+        r#"self in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !self.find("^([^/]+)").endsWith("karpenter.sh")"#,
+        r#"label domain "karpenter.sh" is restricted"#,
+    ),
+    (
+        r#"self != "karpenter.sh/nodepool""#,
+        r#"label "karpenter.sh/nodepool" is restricted"#,
+    ),
+    (
+        r#"self != "kubernetes.io/hostname""#,
+        r#"label "kubernetes.io/hostname" is restricted"#,
+    ),
+    (
+        r#"self in ["karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported", "karpenter.k8s.aws/instance-category", "karpenter.k8s.aws/instance-hypervisor", "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-generation", "karpenter.k8s.aws/instance-local-nvme", "karpenter.k8s.aws/instance-size", "karpenter.k8s.aws/instance-cpu", "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz", "karpenter.k8s.aws/instance-memory", "karpenter.k8s.aws/instance-ebs-bandwidth", "karpenter.k8s.aws/instance-network-bandwidth", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-memory", "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer", "karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/instance-capability-flex", "karpenter.k8s.aws/nitro-sandbox", "karpenter.k8s.aws/placement-group-id", "karpenter.k8s.aws/placement-group-partition"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#,
+        r#"label domain "karpenter.k8s.aws" is restricted"#,
+    ),
+];
+
+/// Key restrictions on a NodeClaim requirement (the NodePool's, minus the nodepool key ban).
+pub const NODECLAIM_REQUIREMENT_KEY: &[Rule] = &[
+    NODEPOOL_REQUIREMENT_KEY[0],
+    NODEPOOL_REQUIREMENT_KEY[1],
+    NODEPOOL_REQUIREMENT_KEY[2],
+    NODEPOOL_REQUIREMENT_KEY[4],
+];
+
+/// Rules on a requirements list.
+pub const REQUIREMENTS: &[Rule] = &[
+    (
+        "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)",
+        "requirements with operator 'In' must have a value defined",
+    ),
+    (
+        "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)",
+        "requirements operator 'Gt', 'Lt', 'Gte' or 'Lte' must have a single positive integer value",
+    ),
+    (
+        "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)",
+        "requirements with 'minValues' must have at least that many values specified in the 'values' field",
+    ),
+];
+
+/// Rules on a NodeClassReference.
+pub const NODE_CLASS_REF_IMMUTABLE: &[Rule] = &[
+    (
+        "self.group == oldSelf.group",
+        "nodeClassRef.group is immutable",
+    ),
+    (
+        "self.kind == oldSelf.kind",
+        "nodeClassRef.kind is immutable",
+    ),
+];
+/// `group` of a NodeClassReference.
+pub const NODE_CLASS_REF_GROUP: &[Rule] = &[("self != ''", "group may not be empty")];
+/// `kind` of a NodeClassReference.
+pub const NODE_CLASS_REF_KIND: &[Rule] = &[("self != ''", "kind may not be empty")];
+/// `name` of a NodeClassReference.
+pub const NODE_CLASS_REF_NAME: &[Rule] = &[("self != ''", "name may not be empty")];
+
+/// Rules on disruption budgets.
+pub const BUDGETS: &[Rule] = &[(
+    "self.all(x, has(x.schedule) == has(x.duration))",
+    "'schedule' must be set with 'duration'",
+)];
+
+/// Rules on a NodePool spec (static NodePools).
+pub const NODEPOOL_SPEC: &[Rule] = &[
+    (
+        "has(self.replicas) == has(oldSelf.replicas)",
+        "Cannot transition NodePool between static (replicas set) and dynamic (replicas unset) provisioning modes",
+    ),
+    (
+        "!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))",
+        "only 'limits.nodes' is supported on static NodePools",
+    ),
+    (
+        "!has(self.replicas) || !has(self.weight)",
+        "'weight' is not supported on static NodePools",
+    ),
+];
+
+/// A NodeClaim's spec never changes.
+pub const NODECLAIM_SPEC: &[Rule] = &[("self == oldSelf", "spec is immutable")];
+
+/// Object-level rules of an EC2NodeClass spec.
+pub const EC2NODECLASS_SPEC: &[Rule] = &[
+    (
+        "(has(self.role) && !has(self.instanceProfile)) || (!has(self.role) && has(self.instanceProfile))",
+        "must specify exactly one of ['role', 'instanceProfile']",
+    ),
+    (
+        "(has(oldSelf.role) && has(self.role)) || (has(oldSelf.instanceProfile) && has(self.instanceProfile))",
+        "changing from 'instanceProfile' to 'role' is not supported. You must delete and recreate this node class if you want to change this.",
+    ),
+    (
+        "self.amiSelectorTerms.exists(x, has(x.alias)) ? true : has(self.amiFamily)",
+        "must specify amiFamily if amiSelectorTerms does not contain an alias",
+    ),
+    (
+        "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'al2') ? (self.amiFamily == 'Custom' || self.amiFamily == 'AL2') : true)",
+        "if set, amiFamily must be 'AL2' or 'Custom' when using an AL2 alias",
+    ),
+    (
+        "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'al2023') ? (self.amiFamily == 'Custom' || self.amiFamily == 'AL2023') : true)",
+        "if set, amiFamily must be 'AL2023' or 'Custom' when using an AL2023 alias",
+    ),
+    (
+        "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'bottlerocket') ? (self.amiFamily == 'Custom' || self.amiFamily == 'Bottlerocket') : true)",
+        "if set, amiFamily must be 'Bottlerocket' or 'Custom' when using a Bottlerocket alias",
+    ),
+    (
+        "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'windows2019') ? (self.amiFamily == 'Custom' || self.amiFamily == 'Windows2019') : true)",
+        "if set, amiFamily must be 'Windows2019' or 'Custom' when using a Windows2019 alias",
+    ),
+    (
+        "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'windows2022') ? (self.amiFamily == 'Custom' || self.amiFamily == 'Windows2022') : true)",
+        "if set, amiFamily must be 'Windows2022' or 'Custom' when using a Windows2022 alias",
+    ),
+    (
+        "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'windows2025') ? (self.amiFamily == 'Custom' || self.amiFamily == 'Windows2025') : true)",
+        "if set, amiFamily must be 'Windows2025' or 'Custom' when using a Windows2025 alias",
+    ),
+];
+
+/// Subnet selector terms.
+pub const SUBNET_TERMS: &[Rule] = &[
+    ("self.size() != 0", "subnetSelectorTerms cannot be empty"),
+    (
+        "self.all(x, has(x.tags) || has(x.id))",
+        "expected at least one, got none, ['tags', 'id']",
+    ),
+    (
+        "!self.exists(x, has(x.id) && has(x.tags))",
+        "'id' is mutually exclusive, cannot be set with a combination of other fields in a subnet selector term",
+    ),
+];
+
+/// Security group selector terms.
+pub const SECURITY_GROUP_TERMS: &[Rule] = &[
+    (
+        "self.size() != 0",
+        "securityGroupSelectorTerms cannot be empty",
+    ),
+    (
+        "self.all(x, has(x.tags) || has(x.id) || has(x.name))",
+        "expected at least one, got none, ['tags', 'id', 'name']",
+    ),
+    (
+        "!self.exists(x, has(x.id) && (has(x.tags) || has(x.name)))",
+        "'id' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term",
+    ),
+    (
+        "!self.exists(x, has(x.name) && (has(x.tags) || has(x.id)))",
+        "'name' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term",
+    ),
+];
+
+/// Capacity reservation selector terms.
+pub const CAPACITY_RESERVATION_TERMS: &[Rule] = &[
+    (
+        "self.all(x, has(x.tags) || has(x.id))",
+        "expected at least one, got none, ['tags', 'id']",
+    ),
+    (
+        "!self.exists(x, has(x.id) && (has(x.tags) || has(x.ownerID)))",
+        "'id' is mutually exclusive, cannot be set along with tags or ownerID in a capacity reservation selector term",
+    ),
+];
+
+/// AMI selector terms.
+pub const AMI_TERMS: &[Rule] = &[
+    (
+        "self.all(x, has(x.tags) || has(x.id) || has(x.name) || has(x.alias) || has(x.ssmParameter))",
+        "expected at least one, got none, ['tags', 'id', 'name', 'alias', 'ssmParameter']",
+    ),
+    (
+        "!self.exists(x, has(x.id) && (has(x.alias) || has(x.tags) || has(x.name) || has(x.owner)))",
+        "'id' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms",
+    ),
+    (
+        "!self.exists(x, has(x.alias) && (has(x.id) || has(x.tags) || has(x.name) || has(x.owner)))",
+        "'alias' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms",
+    ),
+    (
+        "!(self.exists(x, has(x.alias)) && self.size() != 1)",
+        "'alias' is mutually exclusive, cannot be set with a combination of other amiSelectorTerms",
+    ),
+];
+
+/// An AMI alias.
+pub const AMI_ALIAS: &[Rule] = &[
+    (
+        "self.matches('^[a-zA-Z0-9]+@.+$')",
+        "'alias' is improperly formatted, must match the format 'family@version'",
+    ),
+    (
+        "self.split('@')[0] in ['al2','al2023','bottlerocket','windows2019','windows2022','windows2025']",
+        "family is not supported, must be one of the following: 'al2', 'al2023', 'bottlerocket', 'windows2019', 'windows2022', 'windows2025'",
+    ),
+    (
+        "self.split('@')[0] in ['windows2019','windows2022','windows2025'] ? self.split('@')[1] == 'latest' : true",
+        "windows families may only specify version 'latest'",
+    ),
+];
+
+/// Selector-term tags.
+pub const SELECTOR_TAGS: &[Rule] = &[(
+    "self.all(k, k != '' && self[k] != '')",
+    "empty tag keys or values aren't supported",
+)];
+
+/// EC2NodeClass `tags`.
+pub const NODECLASS_TAGS: &[Rule] = &[
+    ("self.all(k, k != '')", "empty tag keys aren't supported"),
+    (
+        "self.all(k, k !='eks:eks-cluster-name')",
+        "tag contains a restricted tag matching eks:eks-cluster-name",
+    ),
+    (
+        "self.all(k, !k.startsWith('kubernetes.io/cluster') )",
+        "tag contains a restricted tag matching kubernetes.io/cluster/",
+    ),
+    (
+        "self.all(k, k != 'karpenter.sh/nodepool')",
+        "tag contains a restricted tag matching karpenter.sh/nodepool",
+    ),
+    (
+        "self.all(k, k !='karpenter.sh/nodeclaim')",
+        "tag contains a restricted tag matching karpenter.sh/nodeclaim",
+    ),
+    (
+        "self.all(k, k !='karpenter.k8s.aws/ec2nodeclass')",
+        "tag contains a restricted tag matching karpenter.k8s.aws/ec2nodeclass",
+    ),
+];
+
+/// EC2NodeClass `role`.
+pub const ROLE: &[Rule] = &[
+    ("self != ''", "role cannot be empty"),
+    (
+        "oldSelf == '' || self == oldSelf",
+        "immutable field changed",
+    ),
+];
+/// EC2NodeClass `instanceProfile`.
+pub const INSTANCE_PROFILE: &[Rule] = &[("self != ''", "instanceProfile cannot be empty")];
+
+/// Kubelet configuration (object level).
+pub const KUBELET: &[Rule] = &[
+    (
+        "has(self.imageGCHighThresholdPercent) && has(self.imageGCLowThresholdPercent) ?  self.imageGCHighThresholdPercent > self.imageGCLowThresholdPercent  : true",
+        "imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent",
+    ),
+    (
+        "has(self.evictionSoft) ? self.evictionSoft.all(e, (e in self.evictionSoftGracePeriod)):true",
+        "evictionSoft OwnerKey does not have a matching evictionSoftGracePeriod",
+    ),
+    (
+        "has(self.evictionSoftGracePeriod) ? self.evictionSoftGracePeriod.all(e, (e in self.evictionSoft)):true",
+        "evictionSoftGracePeriod OwnerKey does not have a matching evictionSoft",
+    ),
+];
+
+/// Valid keys of kubeReserved / systemReserved.
+pub const RESERVED_KEYS: &[&str] = &["cpu", "memory", "ephemeral-storage", "pid"];
+/// Valid keys of the eviction maps.
+pub const EVICTION_SIGNALS: &[&str] = &[
+    "memory.available",
+    "nodefs.available",
+    "nodefs.inodesFree",
+    "imagefs.available",
+    "imagefs.inodesFree",
+    "pid.available",
+];
+
+/// kubelet `systemReserved`.
+pub const SYSTEM_RESERVED: &[Rule] = &[
+    (
+        "self.all(x, x=='cpu' || x=='memory' || x=='ephemeral-storage' || x=='pid')",
+        "valid keys for systemReserved are ['cpu','memory','ephemeral-storage','pid']",
+    ),
+    (
+        "self.all(x, !self[x].startsWith('-'))",
+        "systemReserved value cannot be a negative resource quantity",
+    ),
+];
+/// kubelet `kubeReserved`.
+pub const KUBE_RESERVED: &[Rule] = &[
+    (
+        "self.all(x, x=='cpu' || x=='memory' || x=='ephemeral-storage' || x=='pid')",
+        "valid keys for kubeReserved are ['cpu','memory','ephemeral-storage','pid']",
+    ),
+    (
+        "self.all(x, !self[x].startsWith('-'))",
+        "kubeReserved value cannot be a negative resource quantity",
+    ),
+];
+/// kubelet `evictionHard`.
+pub const EVICTION_HARD: &[Rule] = &[(
+    "self.all(x, x in ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available'])",
+    "valid keys for evictionHard are ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available']",
+)];
+/// kubelet `evictionSoft`.
+pub const EVICTION_SOFT: &[Rule] = &[(
+    "self.all(x, x in ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available'])",
+    "valid keys for evictionSoft are ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available']",
+)];
+/// kubelet `evictionSoftGracePeriod`.
+pub const EVICTION_SOFT_GRACE: &[Rule] = &[(
+    "self.all(x, x in ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available'])",
+    "valid keys for evictionSoftGracePeriod are ['memory.available','nodefs.available','nodefs.inodesFree','imagefs.available','imagefs.inodesFree','pid.available']",
+)];
+
+/// Block device mappings.
+pub const BLOCK_DEVICE_MAPPINGS: &[Rule] = &[(
+    "self.filter(x, has(x.rootVolume)?x.rootVolume==true:false).size() <= 1",
+    "must have only one blockDeviceMappings with rootVolume",
+)];
+
+/// An EBS block device.
+pub const BLOCK_DEVICE: &[Rule] = &[(
+    "has(self.snapshotID) || has(self.volumeSize)",
+    "snapshotID or volumeSize must be defined",
+)];
+
+/// Network interfaces.
+pub const NETWORK_INTERFACES: &[Rule] = &[(
+    "self.exists(x, x.networkCardIndex == 0 && x.deviceIndex == 0 && x.interfaceType == 'interface')",
+    "networkInterfaces must include the primary interface (networkCardIndex 0, deviceIndex 0, interfaceType 'interface')",
+)];
+
+/// Placement group selector.
+pub const PLACEMENT_GROUP: &[Rule] = &[(
+    "has(self.name) != has(self.id)",
+    "expected exactly one of ['name', 'id']",
+)];
+
+/// Connection tracking.
+pub const CONNECTION_TRACKING: &[Rule] = &[(
+    "has(self.tcpEstablishedTimeout) || has(self.udpStreamTimeout) || has(self.udpTimeout)",
+    "expected at least one of ['tcpEstablishedTimeout', 'udpStreamTimeout', 'udpTimeout']",
+)];

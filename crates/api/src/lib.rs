@@ -1,0 +1,21 @@
+//! Karpenter's v1 API: `karpenter.sh/v1` NodePool and NodeClaim and `karpenter.k8s.aws/v1`
+//! EC2NodeClass, field for field with upstream, plus their validation, the generated CRDs
+//! and the manifest loader every command shares.
+#![deny(missing_docs)]
+
+pub mod cel;
+pub mod common;
+pub mod crds;
+pub mod ec2nodeclass;
+pub mod nodeclaim;
+pub mod nodepool;
+pub mod patterns;
+
+pub use common::{
+    Condition, NodeClassReference, NodeSelectorRequirementWithMinValues, Operator, ResourceList,
+    Taint, TaintEffect,
+};
+pub use ec2nodeclass::{EC2NodeClass, EC2NodeClassSpec, EC2NodeClassStatus};
+pub use karpenter_model::wellknown;
+pub use nodeclaim::{NodeClaim, NodeClaimSpec, NodeClaimStatus};
+pub use nodepool::{NodePool, NodePoolSpec, NodePoolStatus};
