@@ -7,9 +7,11 @@ pub mod cel;
 pub mod common;
 pub mod crds;
 pub mod ec2nodeclass;
+pub mod manifest;
 pub mod nodeclaim;
 pub mod nodepool;
 pub mod patterns;
+pub mod validate;
 
 pub use common::{
     Condition, NodeClassReference, NodeSelectorRequirementWithMinValues, Operator, ResourceList,

@@ -1,0 +1,97 @@
+//! Command-line interface: argument parsing and the subcommands.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use karpenter_api::{crds, manifest, validate};
+
+/// karpenter-rs: the Kubernetes node autoscaler, drop-in compatible with Karpenter.
+#[derive(Debug, Parser)]
+#[command(name = "karpenter", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the CustomResourceDefinitions (NodePool, NodeClaim, EC2NodeClass) as YAML.
+    Crds {
+        /// Write one file per CRD into this directory (upstream's file names) instead.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+    /// Load manifests and validate every NodePool, NodeClaim and EC2NodeClass in them.
+    Validate {
+        /// Manifest files or directories (YAML, JSON, Lists, gzip).
+        #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// How many problems a command prints before it only counts the rest.
+const MAX_SHOWN: usize = 50;
+
+/// Run a parsed command line; the exit code says whether the input was valid.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Crds { output_dir } => {
+            match output_dir {
+                None => {
+                    let yaml = crds::all_yaml()?;
+                    std::io::stdout().write_all(yaml.as_bytes())?;
+                }
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                    for crd in crds::all()? {
+                        let path = dir.join(&crd.file_name);
+                        std::fs::write(&path, crd.yaml)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        println!("wrote {}", path.display());
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { files } => {
+            let manifests = match manifest::load_paths(&files) {
+                Ok(m) => m,
+                Err(errors) => {
+                    for e in errors.0.iter().take(MAX_SHOWN) {
+                        eprintln!("{e}");
+                    }
+                    if errors.0.len() > MAX_SHOWN {
+                        eprintln!("... and {} more", errors.0.len() - MAX_SHOWN);
+                    }
+                    eprintln!("{} problem(s) loading manifests", errors.0.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let problems = validate::validate_manifests(&manifests);
+            for (source, error) in problems.iter().take(MAX_SHOWN) {
+                eprintln!("{source}: {error}");
+            }
+            if problems.len() > MAX_SHOWN {
+                eprintln!("... and {} more", problems.len() - MAX_SHOWN);
+            }
+            let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+            for m in &manifests {
+                *kinds.entry(m.object.kind()).or_default() += 1;
+            }
+            let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            println!("{} object(s): {}", manifests.len(), summary.join(", "));
+            if problems.is_empty() {
+                println!("all valid");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("{} problem(s)", problems.len());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
