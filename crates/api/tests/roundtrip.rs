@@ -10,7 +10,9 @@ use karpenter_api::{EC2NodeClass, NodeClaim, NodePool};
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) => panic!("{}: {e}", path.display()),
@@ -51,7 +53,10 @@ where
     };
     if let Some(spec) = input.get_mut("spec").and_then(Value::as_object_mut) {
         for (key, value) in spec_defaults {
-            assert!(spec.insert(key.to_string(), value.clone()).is_none(), "{key} is in the fixture");
+            assert!(
+                spec.insert(key.to_string(), value.clone()).is_none(),
+                "{key} is in the fixture"
+            );
         }
     }
     assert_eq!(back, input, "{name} changed in a round trip");
@@ -90,7 +95,10 @@ fn nodeclaim_with_every_field_round_trips() {
 #[test]
 fn ec2nodeclass_with_every_field_round_trips() {
     let class: EC2NodeClass = round_trip("ec2nodeclass-full.yaml");
-    assert_eq!(class.spec.kubelet.as_ref().and_then(|k| k.max_pods), Some(20));
+    assert_eq!(
+        class.spec.kubelet.as_ref().and_then(|k| k.max_pods),
+        Some(20)
+    );
     let defaults = [
         ("detailedMonitoring", serde_json::json!(false)),
         (
@@ -113,14 +121,18 @@ fn nodepool_defaults_match_upstream() {
     assert_eq!(np.spec.template.spec.termination_grace_period, None);
     let d = &np.spec.disruption;
     assert_eq!(d.consolidate_after, "0s");
-    assert_eq!(d.consolidation_policy, ConsolidationPolicy::WhenEmptyOrUnderutilized);
+    assert_eq!(
+        d.consolidation_policy,
+        ConsolidationPolicy::WhenEmptyOrUnderutilized
+    );
     assert_eq!(d.budgets.len(), 1);
     assert_eq!(d.budgets[0].nodes, "10%");
     assert_eq!(d.budgets[0].schedule, None);
     assert_eq!(np.spec.weight, None);
     assert!(np.is_ready(), "a NodePool without status counts as ready");
     // a budget without nodes gets 10%, as the CRD default says
-    let b: karpenter_api::nodepool::Budget = match serde_json::from_str(r#"{"reasons": ["Empty"]}"#) {
+    let b: karpenter_api::nodepool::Budget = match serde_json::from_str(r#"{"reasons": ["Empty"]}"#)
+    {
         Ok(b) => b,
         Err(e) => panic!("{e}"),
     };

@@ -208,7 +208,7 @@ impl Checker {
 
     /// Key restrictions of NodePool labels and requirements, or NodeClaim requirements.
     fn restricted_key(&mut self, path: &str, key: &str, scope: KeyScope) {
-        if let Some(reason) = restriction(key, scope) {
+        for reason in restriction(key, scope) {
             self.error(path, reason);
         }
     }
@@ -331,29 +331,31 @@ pub(crate) enum KeyScope {
     NodeClaimRequirement,
 }
 
-/// Why `key` may not be used in `scope`, in upstream's words, or `None`.
-pub(crate) fn restriction(key: &str, scope: KeyScope) -> Option<String> {
+/// Every rule `key` breaks in `scope`, in upstream's words (as an API server reports each
+/// failing CEL rule); empty when the key may be used.
+pub(crate) fn restriction(key: &str, scope: KeyScope) -> Vec<&'static str> {
     use wellknown::{aws_labels, labels};
+    let mut broken = Vec::new();
     if !(labels::KUBERNETES_IO_ALLOWED.contains(&key)
         || in_domain(key, "node.kubernetes.io")
         || in_domain(key, "node-restriction.kubernetes.io")
         || !in_domain(key, "kubernetes.io"))
     {
-        return Some(r#"label domain "kubernetes.io" is restricted"#.into());
+        broken.push(r#"label domain "kubernetes.io" is restricted"#);
     }
     if !(in_domain(key, "kops.k8s.io") || !in_domain(key, "k8s.io")) {
-        return Some(r#"label domain "k8s.io" is restricted"#.into());
+        broken.push(r#"label domain "k8s.io" is restricted"#);
     }
     if !([labels::CAPACITY_TYPE, labels::NODEPOOL].contains(&key)
         || !in_domain(key, "karpenter.sh"))
     {
-        return Some(r#"label domain "karpenter.sh" is restricted"#.into());
+        broken.push(r#"label domain "karpenter.sh" is restricted"#);
     }
     if key == labels::NODEPOOL && scope != KeyScope::NodeClaimRequirement {
-        return Some(r#"label "karpenter.sh/nodepool" is restricted"#.into());
+        broken.push(r#"label "karpenter.sh/nodepool" is restricted"#);
     }
     if key == labels::HOSTNAME {
-        return Some(r#"label "kubernetes.io/hostname" is restricted"#.into());
+        broken.push(r#"label "kubernetes.io/hostname" is restricted"#);
     }
     let aws_restricted = match scope {
         KeyScope::NodePoolLabel => in_domain(key, "karpenter.k8s.aws"),
@@ -363,7 +365,7 @@ pub(crate) fn restriction(key: &str, scope: KeyScope) -> Option<String> {
         KeyScope::NodeClaimRequirement => false,
     };
     if aws_restricted {
-        return Some(r#"label domain "karpenter.k8s.aws" is restricted"#.into());
+        broken.push(r#"label domain "karpenter.k8s.aws" is restricted"#);
     }
-    None
+    broken
 }
