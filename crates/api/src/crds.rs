@@ -170,10 +170,11 @@ fn tidy(node: &mut Value) {
             }
             for bound in ["minimum", "maximum"] {
                 // schemars writes bounds as floats (`0.0`); upstream writes integers.
-                if let Some(f) = map.get(bound).and_then(Value::as_f64) {
-                    if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                        map.insert(bound.into(), json!(f as i64));
-                    }
+                if let Some(f) = map.get(bound).and_then(Value::as_f64)
+                    && f.fract() == 0.0
+                    && f.abs() < 9.0e15
+                {
+                    map.insert(bound.into(), json!(f as i64));
                 }
             }
             for v in map.values_mut() {

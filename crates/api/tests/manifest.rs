@@ -242,7 +242,7 @@ fn directories_gzip_and_ordering() {
     if let Err(e) = std::fs::write(sub.join("pod.json"), br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"containers":[{"name":"c"}]}}"#) {
         panic!("{e}");
     }
-    let m = match load_paths(&[dir.clone()]) {
+    let m = match load_paths(std::slice::from_ref(&dir)) {
         Ok(m) => m,
         Err(e) => panic!("{e}"),
     };

@@ -91,10 +91,10 @@ fn closure(g: &BTreeMap<String, (String, Vec<String>)>, root: &str) -> BTreeSet<
     let mut seen = BTreeSet::new();
     let mut stack = vec![root.to_string()];
     while let Some(id) = stack.pop() {
-        if let Some((name, deps)) = g.get(&id) {
-            if seen.insert(name.clone()) {
-                stack.extend(deps.iter().cloned());
-            }
+        if let Some((name, deps)) = g.get(&id)
+            && seen.insert(name.clone())
+        {
+            stack.extend(deps.iter().cloned());
         }
     }
     seen

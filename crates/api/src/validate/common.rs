@@ -83,13 +83,13 @@ impl Checker {
 
     /// `value` lies in `min..=max`.
     pub(crate) fn range(&mut self, path: &str, value: Option<i64>, min: i64, max: i64) {
-        if let Some(v) = value {
-            if v < min || v > max {
-                if max == i64::MAX {
-                    self.error(path, format!("must be at least {min}, got {v}"));
-                } else {
-                    self.error(path, format!("must be between {min} and {max}, got {v}"));
-                }
+        if let Some(v) = value
+            && (v < min || v > max)
+        {
+            if max == i64::MAX {
+                self.error(path, format!("must be at least {min}, got {v}"));
+            } else {
+                self.error(path, format!("must be between {min} and {max}, got {v}"));
             }
         }
     }
@@ -103,10 +103,10 @@ impl Checker {
 
     /// `value` is one of `allowed`.
     pub(crate) fn one_of(&mut self, path: &str, value: Option<&str>, allowed: &[&str]) {
-        if let Some(v) = value {
-            if !allowed.contains(&v) {
-                self.error(path, format!("{v:?} is not one of {}", allowed.join(", ")));
-            }
+        if let Some(v) = value
+            && !allowed.contains(&v)
+        {
+            self.error(path, format!("{v:?} is not one of {}", allowed.join(", ")));
         }
     }
 
@@ -154,10 +154,10 @@ impl Checker {
     pub(crate) fn resource_list(&mut self, path: &str, list: &crate::ResourceList) {
         for (name, q) in list {
             let p = format!("{path}[{name}]");
-            if let Some(v) = self.quantity(&p, &q.0) {
-                if v.is_negative() {
-                    self.error(&p, format!("{:?} must not be negative", q.0));
-                }
+            if let Some(v) = self.quantity(&p, &q.0)
+                && v.is_negative()
+            {
+                self.error(&p, format!("{:?} must not be negative", q.0));
             }
         }
     }
@@ -224,7 +224,7 @@ impl Checker {
         for (key, value) in labels {
             let p = format!("{path}[{key}]");
             self.label_key_syntax(&p, key);
-            self.restricted_key(&p, key, KeyScope::NodePoolLabel);
+            self.restricted_key(&p, key, KeyScope::PoolLabel);
             self.label_value(&p, value);
         }
     }
@@ -324,11 +324,11 @@ impl Checker {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyScope {
     /// NodePool `template.metadata.labels`.
-    NodePoolLabel,
+    PoolLabel,
     /// NodePool requirements (AWS well-known labels allowed).
-    NodePoolRequirement,
+    PoolRequirement,
     /// NodeClaim requirements (the nodepool key allowed).
-    NodeClaimRequirement,
+    ClaimRequirement,
 }
 
 /// Every rule `key` breaks in `scope`, in upstream's words (as an API server reports each
@@ -343,26 +343,25 @@ pub(crate) fn restriction(key: &str, scope: KeyScope) -> Vec<&'static str> {
     {
         broken.push(r#"label domain "kubernetes.io" is restricted"#);
     }
-    if !(in_domain(key, "kops.k8s.io") || !in_domain(key, "k8s.io")) {
+    // upstream: `key.find(domain).endsWith("kops.k8s.io") || !...endsWith("k8s.io")`
+    if in_domain(key, "k8s.io") && !in_domain(key, "kops.k8s.io") {
         broken.push(r#"label domain "k8s.io" is restricted"#);
     }
-    if !([labels::CAPACITY_TYPE, labels::NODEPOOL].contains(&key)
-        || !in_domain(key, "karpenter.sh"))
-    {
+    if in_domain(key, "karpenter.sh") && ![labels::CAPACITY_TYPE, labels::NODEPOOL].contains(&key) {
         broken.push(r#"label domain "karpenter.sh" is restricted"#);
     }
-    if key == labels::NODEPOOL && scope != KeyScope::NodeClaimRequirement {
+    if key == labels::NODEPOOL && scope != KeyScope::ClaimRequirement {
         broken.push(r#"label "karpenter.sh/nodepool" is restricted"#);
     }
     if key == labels::HOSTNAME {
         broken.push(r#"label "kubernetes.io/hostname" is restricted"#);
     }
     let aws_restricted = match scope {
-        KeyScope::NodePoolLabel => in_domain(key, "karpenter.k8s.aws"),
-        KeyScope::NodePoolRequirement => {
+        KeyScope::PoolLabel => in_domain(key, "karpenter.k8s.aws"),
+        KeyScope::PoolRequirement => {
             in_domain(key, "karpenter.k8s.aws") && !aws_labels::WELL_KNOWN.contains(&key)
         }
-        KeyScope::NodeClaimRequirement => false,
+        KeyScope::ClaimRequirement => false,
     };
     if aws_restricted {
         broken.push(r#"label domain "karpenter.k8s.aws" is restricted"#);

@@ -374,10 +374,11 @@ fn ami_terms(c: &mut Checker, terms: &[AMISelectorTerm], family: Option<AMIFamil
             "must specify amiFamily if amiSelectorTerms does not contain an alias",
         );
     }
-    if let (Some(from_alias), Some(set)) = (alias_family, family) {
-        if set != from_alias && set != AMIFamily::Custom {
-            c.error("spec.amiFamily", format!("if set, amiFamily must be '{from_alias:?}' or 'Custom' when using an {from_alias:?} alias"));
-        }
+    if let (Some(from_alias), Some(set)) = (alias_family, family)
+        && set != from_alias
+        && set != AMIFamily::Custom
+    {
+        c.error("spec.amiFamily", format!("if set, amiFamily must be '{from_alias:?}' or 'Custom' when using an {from_alias:?} alias"));
     }
 }
 
@@ -489,13 +490,13 @@ fn kubelet(c: &mut Checker, k: &KubeletConfiguration) {
         0,
         100,
     );
-    if let (Some(h), Some(l)) = (high, low) {
-        if h <= l {
-            c.error(
-                p,
-                "imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent",
-            );
-        }
+    if let (Some(h), Some(l)) = (high, low)
+        && h <= l
+    {
+        c.error(
+            p,
+            "imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent",
+        );
     }
 }
 

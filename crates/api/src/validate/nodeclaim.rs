@@ -11,7 +11,7 @@ impl Validate for NodeClaim {
         c.requirements(
             "spec.requirements",
             &s.requirements,
-            KeyScope::NodeClaimRequirement,
+            KeyScope::ClaimRequirement,
         );
         c.taints("spec", s.taints.as_deref(), s.startup_taints.as_deref());
         c.node_class_ref("spec.nodeClassRef", &s.node_class_ref);

@@ -19,7 +19,7 @@ impl Validate for NodePool {
         c.requirements(
             &format!("{sp}.requirements"),
             &s.requirements,
-            KeyScope::NodePoolRequirement,
+            KeyScope::PoolRequirement,
         );
         c.taints(&sp, s.taints.as_deref(), s.startup_taints.as_deref());
         c.node_class_ref(&format!("{sp}.nodeClassRef"), &s.node_class_ref);
@@ -45,10 +45,10 @@ impl Validate for NodePool {
                 }
                 _ => {}
             }
-            if let Some(schedule) = &b.schedule {
-                if let Err(e) = check_cron(schedule) {
-                    c.error(&format!("{p}.schedule"), e);
-                }
+            if let Some(schedule) = &b.schedule
+                && let Err(e) = check_cron(schedule)
+            {
+                c.error(&format!("{p}.schedule"), e);
             }
             if let Some(duration) = &b.duration {
                 c.pattern(
@@ -71,13 +71,13 @@ impl Validate for NodePool {
                     "'weight' is not supported on static NodePools",
                 );
             }
-            if let Some(limits) = &spec.limits {
-                if limits.keys().any(|k| k != "nodes") {
-                    c.error(
-                        "spec.limits",
-                        "only 'limits.nodes' is supported on static NodePools",
-                    );
-                }
+            if let Some(limits) = &spec.limits
+                && limits.keys().any(|k| k != "nodes")
+            {
+                c.error(
+                    "spec.limits",
+                    "only 'limits.nodes' is supported on static NodePools",
+                );
             }
         }
         c.finish()

@@ -1,4 +1,5 @@
 //! Helpers for validation tests: a valid base object, a JSON patch, the resulting errors.
+#![allow(dead_code)] // each test binary uses a subset of these helpers
 
 use karpenter_api::validate::Validate;
 use serde_json::Value;
