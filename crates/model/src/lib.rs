@@ -4,9 +4,13 @@
 //! Everything here is deterministic and cheap to depend on.
 #![deny(missing_docs)]
 
+pub mod catalog;
 pub mod duration;
 pub mod quantity;
+pub mod requirements;
 pub mod wellknown;
 
+pub use catalog::{InstanceType, Offering, Overhead, Resources};
 pub use duration::{Duration, DurationError, NillableDuration};
 pub use quantity::{Quantity, QuantityError};
+pub use requirements::{Op, Requirement};
