@@ -1,0 +1,94 @@
+//! The AWS instance-type translation, as upstream's AWS provider computes it
+//! (`pkg/providers/instancetype/types.go`): labels, capacity and overhead from
+//! `DescribeInstanceTypes` data and the EC2NodeClass's kubelet and storage settings.
+
+pub mod capacity;
+pub mod describe;
+pub mod labels;
+
+use std::collections::BTreeMap;
+
+use karpenter_model::{InstanceType, Offering};
+
+pub use describe::{InstanceTypeInfo, InstanceTypeOffering};
+
+/// AMI families, as far as capacity math cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AmiFamily {
+    /// Amazon Linux 2.
+    AL2,
+    /// Amazon Linux 2023 (upstream's default alias family).
+    #[default]
+    AL2023,
+    /// Bottlerocket.
+    Bottlerocket,
+    /// Windows Server.
+    Windows,
+    /// Custom AMIs.
+    Custom,
+}
+
+/// The settings of an EC2NodeClass (and of the controller) that change the translation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsSettings {
+    /// AMI family.
+    pub ami_family: AmiFamily,
+    /// kubelet `maxPods`.
+    pub max_pods: Option<i64>,
+    /// kubelet `podsPerCore`.
+    pub pods_per_core: Option<i64>,
+    /// kubelet `kubeReserved` overrides.
+    pub kube_reserved: BTreeMap<String, String>,
+    /// kubelet `systemReserved`.
+    pub system_reserved: BTreeMap<String, String>,
+    /// kubelet `evictionHard` overrides.
+    pub eviction_hard: BTreeMap<String, String>,
+    /// Root volume size in bytes, when the NodeClass maps one.
+    pub root_volume_bytes: Option<i128>,
+    /// `instanceStorePolicy: RAID0`.
+    pub raid0: bool,
+    /// `VM_MEMORY_OVERHEAD_PERCENT` (default 0.075).
+    pub vm_memory_overhead_percent: f64,
+    /// `RESERVED_ENIS` (default 0).
+    pub reserved_enis: i64,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            ami_family: AmiFamily::default(),
+            max_pods: None,
+            pods_per_core: None,
+            kube_reserved: BTreeMap::new(),
+            system_reserved: BTreeMap::new(),
+            eviction_hard: BTreeMap::new(),
+            root_volume_bytes: None,
+            raid0: false,
+            vm_memory_overhead_percent: 0.075,
+            reserved_enis: 0,
+        }
+    }
+}
+
+/// Does upstream consider this type at all? (HVM, x86_64 or arm64.)
+pub fn is_supported(info: &InstanceTypeInfo) -> bool {
+    info.supported_virtualization_types.iter().any(|v| v == "hvm")
+        && info
+            .processor_info
+            .supported_architectures
+            .iter()
+            .any(|a| a == "x86_64" || a == "arm64")
+}
+
+/// Translate one type with its offerings.
+pub fn instance_type(info: &InstanceTypeInfo, settings: &AwsSettings, offerings: Vec<Offering>) -> InstanceType {
+    let capacity = capacity::capacity(info, settings);
+    let overhead = capacity::overhead(info, settings, &capacity);
+    InstanceType {
+        name: info.instance_type.clone(),
+        requirements: labels::requirements(info),
+        capacity,
+        overhead,
+        offerings,
+    }
+}
