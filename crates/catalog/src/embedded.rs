@@ -17,9 +17,18 @@ use crate::{CatalogError, pricing};
 const INSTANCE_TYPES: &[u8] = include_bytes!("../data/instance-types.json.gz");
 const PRICES: &[u8] = include_bytes!("../data/on-demand-prices.json");
 const OFFERINGS: &[(&str, &[u8])] = &[
-    ("eu-west-1", include_bytes!("../data/offerings/eu-west-1.json.gz")),
-    ("us-east-1", include_bytes!("../data/offerings/us-east-1.json.gz")),
-    ("us-west-2", include_bytes!("../data/offerings/us-west-2.json.gz")),
+    (
+        "eu-west-1",
+        include_bytes!("../data/offerings/eu-west-1.json.gz"),
+    ),
+    (
+        "us-east-1",
+        include_bytes!("../data/offerings/us-east-1.json.gz"),
+    ),
+    (
+        "us-west-2",
+        include_bytes!("../data/offerings/us-west-2.json.gz"),
+    ),
 ];
 
 /// Regions the embedded catalog covers.
@@ -70,13 +79,18 @@ pub fn aws(region: &str, settings: &AwsSettings) -> Result<Vec<InstanceType>, Ca
         .map_err(|e| CatalogError::Embedded(format!("{region} offerings: {e}")))?;
     let mut zones_by_type: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for row in &rows {
-        zones_by_type.entry(&row.instance_type).or_default().push(&row.location);
+        zones_by_type
+            .entry(&row.instance_type)
+            .or_default()
+            .push(&row.location);
     }
     let prices = pricing::on_demand(PRICES)?;
     let infos = instance_type_infos()?;
     let mut out = Vec::new();
     for (name, info) in &infos {
-        let Some(zones) = zones_by_type.get(name.as_str()) else { continue };
+        let Some(zones) = zones_by_type.get(name.as_str()) else {
+            continue;
+        };
         if !aws::is_supported(info) {
             continue;
         }
@@ -87,7 +101,11 @@ pub fn aws(region: &str, settings: &AwsSettings) -> Result<Vec<InstanceType>, Ca
         let od = prices.get(name).copied();
         let mut offerings = Vec::new();
         for capacity_type in [CAPACITY_TYPE_SPOT, CAPACITY_TYPE_ON_DEMAND] {
-            if !info.supported_usage_classes.iter().any(|c| c == capacity_type) {
+            if !info
+                .supported_usage_classes
+                .iter()
+                .any(|c| c == capacity_type)
+            {
                 continue;
             }
             for zone in &zones {
@@ -117,10 +135,22 @@ mod tests {
 
     #[test]
     fn zone_ids_follow_the_modelled_format() {
-        assert_eq!(zone_id("us-east-1", "us-east-1a").as_deref(), Some("use1-az1"));
-        assert_eq!(zone_id("us-west-2", "us-west-2c").as_deref(), Some("usw2-az3"));
-        assert_eq!(zone_id("eu-west-1", "eu-west-1b").as_deref(), Some("euw1-az2"));
-        assert_eq!(zone_id("ap-southeast-2", "ap-southeast-2a").as_deref(), Some("apse2-az1"));
+        assert_eq!(
+            zone_id("us-east-1", "us-east-1a").as_deref(),
+            Some("use1-az1")
+        );
+        assert_eq!(
+            zone_id("us-west-2", "us-west-2c").as_deref(),
+            Some("usw2-az3")
+        );
+        assert_eq!(
+            zone_id("eu-west-1", "eu-west-1b").as_deref(),
+            Some("euw1-az2")
+        );
+        assert_eq!(
+            zone_id("ap-southeast-2", "ap-southeast-2a").as_deref(),
+            Some("apse2-az1")
+        );
         assert_eq!(zone_id("us-east-1", "eu-west-1a"), None);
     }
 }

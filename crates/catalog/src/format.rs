@@ -100,17 +100,29 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Vec<InstanceType>, CatalogErr
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut inflated)
-            .map_err(|e| CatalogError::Parse { origin: origin.into(), message: e.to_string() })?;
+            .map_err(|e| CatalogError::Parse {
+                origin: origin.into(),
+                message: e.to_string(),
+            })?;
         &inflated[..]
     } else {
         bytes
     };
-    let text = std::str::from_utf8(bytes).map_err(|e| CatalogError::Parse { origin: origin.into(), message: e.to_string() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| CatalogError::Parse {
+        origin: origin.into(),
+        message: e.to_string(),
+    })?;
     let trimmed = text.trim_start();
     let file: CatalogFile = if trimmed.starts_with('{') {
-        serde_json::from_str(trimmed).map_err(|e| CatalogError::Parse { origin: origin.into(), message: e.to_string() })?
+        serde_json::from_str(trimmed).map_err(|e| CatalogError::Parse {
+            origin: origin.into(),
+            message: e.to_string(),
+        })?
     } else {
-        yaml_serde::from_str(text).map_err(|e| CatalogError::Parse { origin: origin.into(), message: e.to_string() })?
+        yaml_serde::from_str(text).map_err(|e| CatalogError::Parse {
+            origin: origin.into(),
+            message: e.to_string(),
+        })?
     };
     file.instance_types
         .iter()
@@ -119,7 +131,13 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Vec<InstanceType>, CatalogErr
         .collect()
 }
 
-fn resources(origin: &str, i: usize, t: &TypeEntry, field: &str, m: &BTreeMap<String, String>) -> Result<Resources, CatalogError> {
+fn resources(
+    origin: &str,
+    i: usize,
+    t: &TypeEntry,
+    field: &str,
+    m: &BTreeMap<String, String>,
+) -> Result<Resources, CatalogError> {
     m.iter()
         .map(|(k, v)| {
             Quantity::parse(v)
@@ -129,7 +147,13 @@ fn resources(origin: &str, i: usize, t: &TypeEntry, field: &str, m: &BTreeMap<St
         .collect()
 }
 
-fn invalid(origin: &str, index: usize, t: &TypeEntry, field: &str, message: String) -> CatalogError {
+fn invalid(
+    origin: &str,
+    index: usize,
+    t: &TypeEntry,
+    field: &str,
+    message: String,
+) -> CatalogError {
     CatalogError::Invalid {
         origin: origin.into(),
         index,
@@ -148,8 +172,15 @@ fn from_entry(origin: &str, i: usize, t: &TypeEntry) -> Result<InstanceType, Cat
         .iter()
         .enumerate()
         .map(|(j, r)| {
-            let op = Op::parse(&r.operator)
-                .ok_or_else(|| invalid(origin, i, t, &format!("requirements[{j}].operator"), format!("unknown operator {:?}", r.operator)))?;
+            let op = Op::parse(&r.operator).ok_or_else(|| {
+                invalid(
+                    origin,
+                    i,
+                    t,
+                    &format!("requirements[{j}].operator"),
+                    format!("unknown operator {:?}", r.operator),
+                )
+            })?;
             Ok(Requirement::new(&r.key, op, r.values.clone()))
         })
         .collect::<Result<Vec<_>, CatalogError>>()?;
@@ -159,7 +190,13 @@ fn from_entry(origin: &str, i: usize, t: &TypeEntry) -> Result<InstanceType, Cat
         .enumerate()
         .map(|(j, o)| {
             if !o.price.is_finite() || o.price < 0.0 {
-                return Err(invalid(origin, i, t, &format!("offerings[{j}].price"), format!("{} is not a price", o.price)));
+                return Err(invalid(
+                    origin,
+                    i,
+                    t,
+                    &format!("offerings[{j}].price"),
+                    format!("{} is not a price", o.price),
+                ));
             }
             Ok(Offering {
                 zone: o.zone.clone(),
@@ -176,9 +213,27 @@ fn from_entry(origin: &str, i: usize, t: &TypeEntry) -> Result<InstanceType, Cat
         name: t.name.clone(),
         capacity: resources(origin, i, t, "capacity", &t.capacity)?,
         overhead: Overhead {
-            kube_reserved: resources(origin, i, t, "overhead.kubeReserved", &t.overhead.kube_reserved)?,
-            system_reserved: resources(origin, i, t, "overhead.systemReserved", &t.overhead.system_reserved)?,
-            eviction_threshold: resources(origin, i, t, "overhead.evictionThreshold", &t.overhead.eviction_threshold)?,
+            kube_reserved: resources(
+                origin,
+                i,
+                t,
+                "overhead.kubeReserved",
+                &t.overhead.kube_reserved,
+            )?,
+            system_reserved: resources(
+                origin,
+                i,
+                t,
+                "overhead.systemReserved",
+                &t.overhead.system_reserved,
+            )?,
+            eviction_threshold: resources(
+                origin,
+                i,
+                t,
+                "overhead.evictionThreshold",
+                &t.overhead.eviction_threshold,
+            )?,
         },
         requirements,
         offerings,
@@ -193,9 +248,15 @@ pub fn format_quantity(resource: &str, q: Quantity) -> String {
         return format!("{m}m");
     }
     let units = m / 1000;
-    let bytes_like = matches!(resource, "memory" | "ephemeral-storage") || resource.ends_with("storage");
+    let bytes_like =
+        matches!(resource, "memory" | "ephemeral-storage") || resource.ends_with("storage");
     if bytes_like && units != 0 {
-        for (suffix, size) in [("Ti", 1i128 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+        for (suffix, size) in [
+            ("Ti", 1i128 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ] {
             if units % size == 0 {
                 return format!("{}{suffix}", units / size);
             }
@@ -205,7 +266,9 @@ pub fn format_quantity(resource: &str, q: Quantity) -> String {
 }
 
 fn resource_strings(r: &Resources) -> BTreeMap<String, String> {
-    r.iter().map(|(k, q)| (k.clone(), format_quantity(k, *q))).collect()
+    r.iter()
+        .map(|(k, q)| (k.clone(), format_quantity(k, *q)))
+        .collect()
 }
 
 /// The file for `types`, with each type's full requirements (name, zones, capacity types).
@@ -224,7 +287,11 @@ pub fn to_file(types: &[InstanceType]) -> CatalogFile {
                 requirements: t
                     .full_requirements()
                     .into_iter()
-                    .map(|r| RequirementEntry { key: r.key, operator: r.op.as_str().into(), values: r.values })
+                    .map(|r| RequirementEntry {
+                        key: r.key,
+                        operator: r.op.as_str().into(),
+                        values: r.values,
+                    })
                     .collect(),
                 offerings: t
                     .offerings

@@ -67,6 +67,9 @@ pub fn load(spec: &str, settings: &AwsSettings) -> Result<Vec<InstanceType>, Cat
     if let Some(region) = spec.strip_prefix(BUILTIN_AWS) {
         return embedded::aws(region, settings);
     }
-    let bytes = std::fs::read(spec).map_err(|source| CatalogError::Io { path: spec.to_string(), source })?;
+    let bytes = std::fs::read(spec).map_err(|source| CatalogError::Io {
+        path: spec.to_string(),
+        source,
+    })?;
     format::parse(spec, &bytes)
 }

@@ -27,7 +27,8 @@ pub const PRICED_REGION: &str = "us-east-1";
 
 /// On-demand prices (USD/hour) by type for `region` (the us-east-1 table for any region).
 pub fn on_demand(raw: &[u8]) -> Result<BTreeMap<String, f64>, CatalogError> {
-    let mut file: PriceFile = serde_json::from_slice(raw).map_err(|e| CatalogError::Embedded(format!("on-demand prices: {e}")))?;
+    let mut file: PriceFile = serde_json::from_slice(raw)
+        .map_err(|e| CatalogError::Embedded(format!("on-demand prices: {e}")))?;
     file.on_demand
         .remove(PRICED_REGION)
         .ok_or_else(|| CatalogError::Embedded(format!("on-demand prices lack {PRICED_REGION}")))
@@ -74,7 +75,10 @@ mod tests {
     fn spot_is_stable_and_discounted() {
         let a = spot_price(0.192, "m5", "us-east-1a");
         assert_eq!(a, spot_price(0.192, "m5", "us-east-1a"));
-        assert!(a > 0.192 * 0.25 * 0.95 - 1e-9 && a < 0.192 * 0.45 * 1.05 + 1e-9, "{a}");
+        assert!(
+            a > 0.192 * 0.25 * 0.95 - 1e-9 && a < 0.192 * 0.45 * 1.05 + 1e-9,
+            "{a}"
+        );
         assert_ne!(a, spot_price(0.192, "m5", "us-east-1b"), "zones differ");
         for fam in ["m5", "c7g", "r6i", "g5", "t3"] {
             let d = spot_discount(fam);

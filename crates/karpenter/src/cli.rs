@@ -25,6 +25,8 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// List instance types with allocatable resources, labels and the cheapest offering.
+    Catalog(crate::catalog_cmd::CatalogArgs),
     /// Load manifests and validate every NodePool, NodeClaim and EC2NodeClass in them.
     Validate {
         /// Manifest files or directories (YAML, JSON, Lists, gzip).
@@ -56,6 +58,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog(args) => {
+            crate::catalog_cmd::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { files } => {

@@ -1,6 +1,8 @@
 //! The `karpenter` binary: one entry point, one subcommand per job.
 
+mod catalog_cmd;
 mod cli;
+mod nodeclass;
 
 use std::process::ExitCode;
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 /// Crates that must stay pure; those not created yet are skipped, `model` must exist.
 const PURE: &[&str] = &[
     "karpenter-model",
+    "karpenter-catalog",
     "karpenter-scheduling",
     "karpenter-disruption",
 ];

@@ -17,10 +17,19 @@ fn bytes(b: i128) -> Quantity {
 /// Node capacity of `info` under `settings`.
 pub fn capacity(info: &InstanceTypeInfo, settings: &AwsSettings) -> Resources {
     let mut r = Resources::new();
-    r.insert(res::CPU.into(), Quantity::from_units(info.v_cpu_info.default_v_cpus.into()));
+    r.insert(
+        res::CPU.into(),
+        Quantity::from_units(info.v_cpu_info.default_v_cpus.into()),
+    );
     r.insert(res::MEMORY.into(), bytes(memory_mib(info, settings) * MIB));
-    r.insert(res::EPHEMERAL_STORAGE.into(), bytes(ephemeral_storage_bytes(info, settings)));
-    r.insert(res::PODS.into(), Quantity::from_units(pods(info, settings).into()));
+    r.insert(
+        res::EPHEMERAL_STORAGE.into(),
+        bytes(ephemeral_storage_bytes(info, settings)),
+    );
+    r.insert(
+        res::PODS.into(),
+        Quantity::from_units(pods(info, settings).into()),
+    );
     if let Some(gpus) = &info.gpu_info {
         for gpu in &gpus.gpus {
             let name = match gpu.manufacturer.to_lowercase().as_str() {
@@ -35,14 +44,25 @@ pub fn capacity(info: &InstanceTypeInfo, settings: &AwsSettings) -> Resources {
     }
     if let Some(neuron) = &info.neuron_info {
         let devices: i64 = neuron.neuron_devices.iter().map(|d| d.count).sum();
-        let cores: i64 = neuron.neuron_devices.iter().map(|d| d.count * d.core_info.count).sum();
+        let cores: i64 = neuron
+            .neuron_devices
+            .iter()
+            .map(|d| d.count * d.core_info.count)
+            .sum();
         if devices > 0 {
             r.insert(res::AWS_NEURON.into(), Quantity::from_units(devices.into()));
-            r.insert(res::AWS_NEURON_CORE.into(), Quantity::from_units(cores.into()));
+            r.insert(
+                res::AWS_NEURON_CORE.into(),
+                Quantity::from_units(cores.into()),
+            );
         }
     }
     if info.network_info.efa_supported {
-        let efas = info.network_info.efa_info.as_ref().map_or(0, |e| e.maximum_efa_interfaces);
+        let efas = info
+            .network_info
+            .efa_info
+            .as_ref()
+            .map_or(0, |e| e.maximum_efa_interfaces);
         if efas > 0 {
             r.insert(res::EFA.into(), Quantity::from_units(efas.into()));
         }
@@ -53,7 +73,12 @@ pub fn capacity(info: &InstanceTypeInfo, settings: &AwsSettings) -> Resources {
 /// Memory in MiB: less 64 MiB of CMA on arm64, less `ceil(mem x overhead%)`.
 pub fn memory_mib(info: &InstanceTypeInfo, settings: &AwsSettings) -> i128 {
     let mut mib = i128::from(info.memory_info.size_in_mi_b);
-    if info.processor_info.supported_architectures.first().is_some_and(|a| a == "arm64") {
+    if info
+        .processor_info
+        .supported_architectures
+        .first()
+        .is_some_and(|a| a == "arm64")
+    {
         mib -= 64;
     }
     let overhead = (mib as f64 * settings.vm_memory_overhead_percent).ceil() as i128;
@@ -63,12 +88,11 @@ pub fn memory_mib(info: &InstanceTypeInfo, settings: &AwsSettings) -> i128 {
 /// Ephemeral storage: all local NVMe with RAID0, else the root volume, else the family's
 /// default root (or Bottlerocket data) volume: 20Gi, 50Gi on Windows.
 pub fn ephemeral_storage_bytes(info: &InstanceTypeInfo, settings: &AwsSettings) -> i128 {
-    if settings.raid0 {
-        if let Some(s) = &info.instance_storage_info {
-            if s.total_size_in_gb > 0 {
-                return i128::from(s.total_size_in_gb) * 1_000_000_000;
-            }
-        }
+    if settings.raid0
+        && let Some(s) = &info.instance_storage_info
+        && s.total_size_in_gb > 0
+    {
+        return i128::from(s.total_size_in_gb) * 1_000_000_000;
     }
     if let Some(b) = settings.root_volume_bytes {
         return b;
@@ -86,7 +110,9 @@ pub fn eni_limited_pods(info: &InstanceTypeInfo, reserved_enis: i64) -> i64 {
         .network_cards
         .iter()
         .find(|c| c.network_card_index == n.default_network_card_index)
-        .map_or(n.maximum_network_interfaces, |c| c.maximum_network_interfaces)
+        .map_or(n.maximum_network_interfaces, |c| {
+            c.maximum_network_interfaces
+        })
         - reserved_enis;
     if enis <= 0 || n.ipv4_addresses_per_interface <= 0 {
         return 0;
@@ -104,10 +130,10 @@ pub fn pods(info: &InstanceTypeInfo, settings: &AwsSettings) -> i64 {
         }
         (None, _) => 110,
     };
-    if let Some(ppc) = settings.pods_per_core.filter(|p| *p > 0) {
-        if settings.ami_family != AmiFamily::Bottlerocket {
-            pods = pods.min(ppc * info.v_cpu_info.default_v_cpus);
-        }
+    if let Some(ppc) = settings.pods_per_core.filter(|p| *p > 0)
+        && settings.ami_family != AmiFamily::Bottlerocket
+    {
+        pods = pods.min(ppc * info.v_cpu_info.default_v_cpus);
     }
     pods
 }
@@ -116,7 +142,12 @@ pub fn pods(info: &InstanceTypeInfo, settings: &AwsSettings) -> i64 {
 /// three and four, 0.25% of every further core (each step truncated, as upstream).
 pub fn kube_reserved_cpu_millis(vcpus: i64) -> i64 {
     let cpu = vcpus * 1000;
-    let ladder: [(i64, i64, f64); 4] = [(0, 1000, 0.06), (1000, 2000, 0.01), (2000, 4000, 0.005), (4000, 1 << 31, 0.0025)];
+    let ladder: [(i64, i64, f64); 4] = [
+        (0, 1000, 0.06),
+        (1000, 2000, 0.01),
+        (2000, 4000, 0.005),
+        (4000, 1 << 31, 0.0025),
+    ];
     ladder
         .iter()
         .filter(|(start, _, _)| cpu >= *start)
@@ -136,19 +167,31 @@ pub fn overhead(info: &InstanceTypeInfo, settings: &AwsSettings, capacity: &Reso
         AmiFamily::Bottlerocket | AmiFamily::Windows => pods(info, settings),
     };
     let mut kube = Resources::new();
-    kube.insert(res::CPU.into(), Quantity::from_millis(kube_reserved_cpu_millis(info.v_cpu_info.default_v_cpus).into()));
-    kube.insert(res::MEMORY.into(), bytes((11 * i128::from(pods_for_memory) + 255) * MIB));
+    kube.insert(
+        res::CPU.into(),
+        Quantity::from_millis(kube_reserved_cpu_millis(info.v_cpu_info.default_v_cpus).into()),
+    );
+    kube.insert(
+        res::MEMORY.into(),
+        bytes((11 * i128::from(pods_for_memory) + 255) * MIB),
+    );
     kube.insert(res::EPHEMERAL_STORAGE.into(), bytes(GIB));
     override_with(&mut kube, &settings.kube_reserved);
     let mut system = Resources::new();
     override_with(&mut system, &settings.system_reserved);
 
     let memory = capacity.get(res::MEMORY).copied().unwrap_or_default();
-    let storage = capacity.get(res::EPHEMERAL_STORAGE).copied().unwrap_or_default();
+    let storage = capacity
+        .get(res::EPHEMERAL_STORAGE)
+        .copied()
+        .unwrap_or_default();
     let mut eviction = Resources::new();
     eviction.insert(res::MEMORY.into(), bytes(100 * MIB));
     eviction.insert(res::EPHEMERAL_STORAGE.into(), percent_of(storage, 10.0));
-    for (signal, resource, cap) in [("memory.available", res::MEMORY, memory), ("nodefs.available", res::EPHEMERAL_STORAGE, storage)] {
+    for (signal, resource, cap) in [
+        ("memory.available", res::MEMORY, memory),
+        ("nodefs.available", res::EPHEMERAL_STORAGE, storage),
+    ] {
         if let Some(v) = settings.eviction_hard.get(signal) {
             let q = match v.strip_suffix('%') {
                 Some(p) => p.trim().parse::<f64>().ok().map(|p| percent_of(cap, p)),

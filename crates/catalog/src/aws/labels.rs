@@ -14,7 +14,10 @@ fn kebab(s: &str) -> String {
 /// `(category, generation)` from a type name, as upstream's `(^[a-z]+)(\-[0-9]+tb)?([0-9]+).*\.`.
 pub fn category_and_generation(name: &str) -> Option<(String, String)> {
     let (family, _) = name.split_once('.')?;
-    let letters: String = family.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+    let letters: String = family
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
     if letters.is_empty() {
         return None;
     }
@@ -61,21 +64,38 @@ pub fn requirements(info: &InstanceTypeInfo) -> Vec<Requirement> {
             family.ends_with("-flex").to_string(),
         ));
     }
-    out.push((aws::INSTANCE_CPU, info.v_cpu_info.default_v_cpus.to_string()));
+    out.push((
+        aws::INSTANCE_CPU,
+        info.v_cpu_info.default_v_cpus.to_string(),
+    ));
     if let Some(m) = &info.processor_info.manufacturer {
         out.push((aws::INSTANCE_CPU_MANUFACTURER, m.to_lowercase()));
     }
     if let Some(ghz) = info.processor_info.sustained_clock_speed_in_ghz {
-        out.push((aws::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ, ((ghz * 1000.0).round() as i64).to_string()));
+        out.push((
+            aws::INSTANCE_CPU_SUSTAINED_CLOCK_SPEED_MHZ,
+            ((ghz * 1000.0).round() as i64).to_string(),
+        ));
     }
-    out.push((aws::INSTANCE_MEMORY, info.memory_info.size_in_mi_b.to_string()));
-    out.push((aws::INSTANCE_HYPERVISOR, info.hypervisor.clone().unwrap_or_default()));
+    out.push((
+        aws::INSTANCE_MEMORY,
+        info.memory_info.size_in_mi_b.to_string(),
+    ));
+    out.push((
+        aws::INSTANCE_HYPERVISOR,
+        info.hypervisor.clone().unwrap_or_default(),
+    ));
     out.push((
         aws::INSTANCE_ENCRYPTION_IN_TRANSIT_SUPPORTED,
-        info.network_info.encryption_in_transit_supported.to_string(),
+        info.network_info
+            .encryption_in_transit_supported
+            .to_string(),
     ));
     if let Some(ebs) = &info.ebs_info.ebs_optimized_info {
-        out.push((aws::INSTANCE_EBS_BANDWIDTH, ebs.maximum_bandwidth_in_mbps.to_string()));
+        out.push((
+            aws::INSTANCE_EBS_BANDWIDTH,
+            ebs.maximum_bandwidth_in_mbps.to_string(),
+        ));
     }
     let bandwidth: f64 = info
         .network_info
@@ -84,20 +104,42 @@ pub fn requirements(info: &InstanceTypeInfo) -> Vec<Requirement> {
         .filter_map(|c| c.baseline_bandwidth_in_gbps)
         .sum();
     if bandwidth > 0.0 {
-        out.push((aws::INSTANCE_NETWORK_BANDWIDTH, ((bandwidth * 1000.0).round() as i64).to_string()));
+        out.push((
+            aws::INSTANCE_NETWORK_BANDWIDTH,
+            ((bandwidth * 1000.0).round() as i64).to_string(),
+        ));
     }
-    if let Some(storage) = &info.instance_storage_info {
-        if storage.nvme_support.as_deref().is_some_and(|n| n != "unsupported") {
-            out.push((aws::INSTANCE_LOCAL_NVME, storage.total_size_in_gb.to_string()));
-        }
+    if let Some(storage) = &info.instance_storage_info
+        && storage
+            .nvme_support
+            .as_deref()
+            .is_some_and(|n| n != "unsupported")
+    {
+        out.push((
+            aws::INSTANCE_LOCAL_NVME,
+            storage.total_size_in_gb.to_string(),
+        ));
     }
-    if let Some(gpu) = info.gpu_info.as_ref().filter(|g| g.gpus.len() == 1).map(|g| &g.gpus[0]) {
+    if let Some(gpu) = info
+        .gpu_info
+        .as_ref()
+        .filter(|g| g.gpus.len() == 1)
+        .map(|g| &g.gpus[0])
+    {
         out.push((aws::INSTANCE_GPU_NAME, kebab(&gpu.name)));
         out.push((aws::INSTANCE_GPU_MANUFACTURER, kebab(&gpu.manufacturer)));
         out.push((aws::INSTANCE_GPU_COUNT, gpu.count.to_string()));
-        out.push((aws::INSTANCE_GPU_MEMORY, gpu.memory_info.size_in_mi_b.to_string()));
+        out.push((
+            aws::INSTANCE_GPU_MEMORY,
+            gpu.memory_info.size_in_mi_b.to_string(),
+        ));
     }
-    if let Some(dev) = info.neuron_info.as_ref().filter(|n| n.neuron_devices.len() == 1).map(|n| &n.neuron_devices[0]) {
+    if let Some(dev) = info
+        .neuron_info
+        .as_ref()
+        .filter(|n| n.neuron_devices.len() == 1)
+        .map(|n| &n.neuron_devices[0])
+    {
         out.push((aws::INSTANCE_ACCELERATOR_NAME, kebab(&dev.name)));
         out.push((aws::INSTANCE_ACCELERATOR_MANUFACTURER, "aws".to_string()));
         out.push((aws::INSTANCE_ACCELERATOR_COUNT, dev.count.to_string()));

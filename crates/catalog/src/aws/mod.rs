@@ -72,7 +72,9 @@ impl Default for AwsSettings {
 
 /// Does upstream consider this type at all? (HVM, x86_64 or arm64.)
 pub fn is_supported(info: &InstanceTypeInfo) -> bool {
-    info.supported_virtualization_types.iter().any(|v| v == "hvm")
+    info.supported_virtualization_types
+        .iter()
+        .any(|v| v == "hvm")
         && info
             .processor_info
             .supported_architectures
@@ -81,7 +83,11 @@ pub fn is_supported(info: &InstanceTypeInfo) -> bool {
 }
 
 /// Translate one type with its offerings.
-pub fn instance_type(info: &InstanceTypeInfo, settings: &AwsSettings, offerings: Vec<Offering>) -> InstanceType {
+pub fn instance_type(
+    info: &InstanceTypeInfo,
+    settings: &AwsSettings,
+    offerings: Vec<Offering>,
+) -> InstanceType {
     let capacity = capacity::capacity(info, settings);
     let overhead = capacity::overhead(info, settings, &capacity);
     InstanceType {

@@ -1,0 +1,85 @@
+//! Turning an EC2NodeClass into the settings the AWS instance-type translation uses.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use karpenter_api::EC2NodeClass;
+use karpenter_api::ec2nodeclass::{AMIFamily, InstanceStorePolicy};
+use karpenter_api::manifest::{self, Object};
+use karpenter_api::validate::Validate;
+use karpenter_catalog::aws::{AmiFamily, AwsSettings};
+use karpenter_model::Quantity;
+
+/// The EC2NodeClass in `path` (exactly one must be there), validated.
+pub fn load(path: &Path) -> anyhow::Result<EC2NodeClass> {
+    let manifests =
+        manifest::load_paths(&[path.to_path_buf()]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let classes: Vec<EC2NodeClass> = manifests
+        .into_iter()
+        .filter_map(|m| match m.object {
+            Object::EC2NodeClass(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    let class = match <[EC2NodeClass; 1]>::try_from(classes) {
+        Ok([c]) => c,
+        Err(v) => bail!(
+            "{}: expected exactly one EC2NodeClass, found {}",
+            path.display(),
+            v.len()
+        ),
+    };
+    let problems = class.validate();
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        bail!("{}", text.join("\n"));
+    }
+    Ok(class)
+}
+
+/// The translation settings an EC2NodeClass implies.
+pub fn settings(class: &EC2NodeClass) -> anyhow::Result<AwsSettings> {
+    let spec = &class.spec;
+    let family = spec.ami_family.or_else(|| {
+        spec.ami_selector_terms
+            .iter()
+            .find_map(|t| t.alias.as_deref())
+            .and_then(|a| a.split('@').next())
+            .and_then(AMIFamily::from_alias_family)
+    });
+    let ami_family = match family {
+        Some(AMIFamily::AL2) => AmiFamily::AL2,
+        Some(AMIFamily::AL2023) | None => AmiFamily::AL2023,
+        Some(AMIFamily::Bottlerocket) => AmiFamily::Bottlerocket,
+        Some(AMIFamily::Windows2019 | AMIFamily::Windows2022 | AMIFamily::Windows2025) => {
+            AmiFamily::Windows
+        }
+        Some(AMIFamily::Custom) => AmiFamily::Custom,
+    };
+    let mut s = AwsSettings {
+        ami_family,
+        ..AwsSettings::default()
+    };
+    if let Some(k) = &spec.kubelet {
+        s.max_pods = k.max_pods.map(i64::from);
+        s.pods_per_core = k.pods_per_core.map(i64::from);
+        s.kube_reserved = k.kube_reserved.clone().unwrap_or_default();
+        s.system_reserved = k.system_reserved.clone().unwrap_or_default();
+        s.eviction_hard = k.eviction_hard.clone().unwrap_or_default();
+    }
+    let root = spec
+        .block_device_mappings
+        .iter()
+        .flatten()
+        .find(|b| b.root_volume);
+    if let Some(size) = root
+        .and_then(|b| b.ebs.as_ref())
+        .and_then(|e| e.volume_size.as_ref())
+    {
+        let q = Quantity::parse(&size.0)
+            .with_context(|| format!("EC2NodeClass {:?}: root volumeSize", class.metadata.name))?;
+        s.root_volume_bytes = Some(q.units_ceil());
+    }
+    s.raid0 = spec.instance_store_policy == Some(InstanceStorePolicy::RAID0);
+    Ok(s)
+}
