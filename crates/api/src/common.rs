@@ -55,16 +55,7 @@ pub enum Operator {
 impl Operator {
     /// The operator's name as written in manifests.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Operator::In => "In",
-            Operator::NotIn => "NotIn",
-            Operator::Exists => "Exists",
-            Operator::DoesNotExist => "DoesNotExist",
-            Operator::Gt => "Gt",
-            Operator::Lt => "Lt",
-            Operator::Gte => "Gte",
-            Operator::Lte => "Lte",
-        }
+        karpenter_model::Op::from(self).as_str()
     }
 
     /// Does the operator compare integers (Gt, Lt, Gte, Lte)?
@@ -73,6 +64,22 @@ impl Operator {
             self,
             Operator::Gt | Operator::Lt | Operator::Gte | Operator::Lte
         )
+    }
+}
+
+impl From<Operator> for karpenter_model::Op {
+    fn from(op: Operator) -> Self {
+        use karpenter_model::Op;
+        match op {
+            Operator::In => Op::In,
+            Operator::NotIn => Op::NotIn,
+            Operator::Exists => Op::Exists,
+            Operator::DoesNotExist => Op::DoesNotExist,
+            Operator::Gt => Op::Gt,
+            Operator::Lt => Op::Lt,
+            Operator::Gte => Op::Gte,
+            Operator::Lte => Op::Lte,
+        }
     }
 }
 
