@@ -124,7 +124,7 @@ pub fn aws(region: &str, settings: &AwsSettings) -> Result<Vec<InstanceType>, Ca
                 });
             }
         }
-        out.push(aws::instance_type(info, settings, offerings));
+        out.push(aws::instance_type(info, settings, Some(region), offerings));
     }
     Ok(out)
 }

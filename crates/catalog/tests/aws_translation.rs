@@ -369,3 +369,39 @@ fn nodeclass_kubelet_overrides() {
         q("16Gi")
     );
 }
+
+#[test]
+fn every_well_known_key_is_defined_like_upstream() {
+    use karpenter_model::Op;
+    let c = catalog(&AwsSettings::default());
+    let m5 = find(&c, "m5.xlarge");
+    let op = |key: &str| m5.requirements.iter().find(|r| r.key == key).map(|r| r.op);
+    assert_eq!(
+        op("karpenter.k8s.aws/instance-gpu-count"),
+        Some(Op::DoesNotExist)
+    );
+    assert_eq!(
+        op("karpenter.k8s.aws/instance-accelerator-name"),
+        Some(Op::DoesNotExist)
+    );
+    assert_eq!(
+        op("karpenter.k8s.aws/instance-local-nvme"),
+        Some(Op::DoesNotExist)
+    );
+    assert_eq!(
+        op("node.kubernetes.io/windows-build"),
+        Some(Op::DoesNotExist)
+    );
+    assert_eq!(
+        op("karpenter.k8s.aws/ec2nodeclass"),
+        None,
+        "stamped by the NodeClass, not the type"
+    );
+    assert_eq!(m5.label("topology.kubernetes.io/region"), Some("us-east-1"));
+    let zone_ids = m5
+        .requirements
+        .iter()
+        .find(|r| r.key == "topology.k8s.aws/zone-id")
+        .map(|r| r.values.clone());
+    assert!(zone_ids.is_some_and(|z| z.len() >= 4 && z.iter().all(|id| id.starts_with("use1-az"))));
+}

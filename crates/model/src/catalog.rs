@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::algebra::Requirements;
 use crate::quantity::Quantity;
 use crate::requirements::{Op, Requirement};
 use crate::wellknown::labels;
@@ -131,10 +132,13 @@ impl InstanceType {
             .map(|r| r.values[0].as_str())
     }
 
-    /// Does the type satisfy every requirement (with its offerings' zones and capacity types)?
+    /// Do `requirements` intersect the type's (with its offerings' zones and capacity
+    /// types)? As upstream's instance-type filter, keys the type does not define are allowed.
     pub fn satisfies(&self, requirements: &[Requirement]) -> bool {
-        let full = self.full_requirements();
-        requirements.iter().all(|r| r.compatible_with(&full))
+        let offered = Requirements::from_requirements(&self.full_requirements());
+        offered
+            .intersects(&Requirements::from_requirements(requirements))
+            .is_ok()
     }
 
     /// The cheapest available offering, ties broken by zone then capacity type.

@@ -4,12 +4,14 @@
 //! Everything here is deterministic and cheap to depend on.
 #![deny(missing_docs)]
 
+pub mod algebra;
 pub mod catalog;
 pub mod duration;
 pub mod quantity;
 pub mod requirements;
 pub mod wellknown;
 
+pub use algebra::{Incompatibility, Requirements, ValueSet};
 pub use catalog::{InstanceType, Offering, Overhead, Resources};
 pub use duration::{Duration, DurationError, NillableDuration};
 pub use quantity::{Quantity, QuantityError};

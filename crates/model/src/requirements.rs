@@ -1,8 +1,6 @@
-//! Node-label requirements (`key operator values`) and how one requirement is matched
-//! against a label value or against an instance type's own requirements.
-//!
-//! This is the part of upstream's requirements algebra the catalog needs; the scheduling
-//! engine builds its full algebra (intersections, minValues) on these types.
+//! Node-label requirements in operator form (`key operator values`), as manifests and
+//! catalog files write them, and how one is matched against a node's label value. The
+//! algebra over them (intersection, compatibility) is in [`crate::algebra`].
 
 use std::fmt;
 
@@ -140,20 +138,6 @@ impl Requirement {
             Op::Lte => matches!((number(), bound()), (Some(n), Some(b)) if n <= b),
         }
     }
-
-    /// Can a node described by `offered` (an instance type's requirements) satisfy this
-    /// requirement? A key the type does not define is an absent label.
-    pub fn compatible_with(&self, offered: &[Requirement]) -> bool {
-        match offered.iter().find(|r| r.key == self.key) {
-            None => self.matches_value(None),
-            Some(o) => match o.op {
-                Op::In => o.values.iter().any(|v| self.matches_value(Some(v))),
-                Op::DoesNotExist => self.matches_value(None),
-                // an open set of values: anything but absence may be chosen
-                _ => self.op != Op::DoesNotExist,
-            },
-        }
-    }
 }
 
 impl fmt::Display for Requirement {
@@ -211,18 +195,5 @@ mod tests {
         assert!(req("k Lte 4").matches_value(Some("4")));
         assert!(!req("k Lt 4").matches_value(Some("x")));
         assert!(req("k DoesNotExist").matches_value(None));
-    }
-
-    #[test]
-    fn compatibility_with_multi_valued_types() {
-        let offered = vec![
-            Requirement::new("topology.kubernetes.io/zone", Op::In, ["a", "b"]),
-            Requirement::new("special", Op::DoesNotExist, Vec::<String>::new()),
-        ];
-        assert!(req("topology.kubernetes.io/zone In b,c").compatible_with(&offered));
-        assert!(!req("topology.kubernetes.io/zone In c").compatible_with(&offered));
-        assert!(!req("special Exists").compatible_with(&offered));
-        assert!(req("special DoesNotExist").compatible_with(&offered));
-        assert!(!req("team In a").compatible_with(&offered));
     }
 }

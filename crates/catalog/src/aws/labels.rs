@@ -36,8 +36,15 @@ pub fn category_and_generation(name: &str) -> Option<(String, String)> {
     Some((letters, generation))
 }
 
-/// The requirements (labels) of a type, before offerings add zones and capacity types.
-pub fn requirements(info: &InstanceTypeInfo) -> Vec<Requirement> {
+/// The requirements (labels) of a type in `region` whose offerings have `zone_ids`. As
+/// upstream, every AWS well-known key is defined: keys without a value for this type are
+/// `DoesNotExist`, so `instance-gpu-count Exists` rules out GPU-less types. Zones and
+/// capacity types follow from the offerings.
+pub fn requirements(
+    info: &InstanceTypeInfo,
+    region: Option<&str>,
+    zone_ids: &[String],
+) -> Vec<Requirement> {
     let mut out: Vec<(&str, String)> = Vec::new();
     let name = info.instance_type.as_str();
     out.push((labels::INSTANCE_TYPE, name.to_string()));
@@ -145,11 +152,33 @@ pub fn requirements(info: &InstanceTypeInfo) -> Vec<Requirement> {
         out.push((aws::INSTANCE_ACCELERATOR_COUNT, dev.count.to_string()));
     }
     out.push((aws::INSTANCE_TENANCY, "default".to_string()));
+    if let Some(region) = region {
+        out.push((labels::REGION, region.to_string()));
+    }
     let mut reqs: Vec<Requirement> = out
-        .into_iter()
-        .map(|(k, v)| Requirement::new(k, Op::In, [v]))
+        .iter()
+        .map(|(k, v)| Requirement::new(k, Op::In, [v.clone()]))
         .collect();
     reqs.push(Requirement::new(labels::ARCH, Op::In, arches));
+    if !zone_ids.is_empty() {
+        reqs.push(Requirement::new(
+            aws::ZONE_ID,
+            Op::In,
+            zone_ids.iter().cloned(),
+        ));
+    }
+    let undefined = aws::WELL_KNOWN
+        .iter()
+        .chain([&labels::WINDOWS_BUILD])
+        .filter(|k| ![aws::EC2NODECLASS, aws::ZONE_ID].contains(k))
+        .filter(|k| !out.iter().any(|(key, _)| key == *k));
+    for key in undefined {
+        reqs.push(Requirement::new(
+            key,
+            Op::DoesNotExist,
+            Vec::<String>::new(),
+        ));
+    }
     reqs.sort();
     reqs
 }

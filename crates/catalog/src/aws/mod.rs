@@ -82,17 +82,21 @@ pub fn is_supported(info: &InstanceTypeInfo) -> bool {
             .any(|a| a == "x86_64" || a == "arm64")
 }
 
-/// Translate one type with its offerings.
+/// Translate one type of `region` with its offerings.
 pub fn instance_type(
     info: &InstanceTypeInfo,
     settings: &AwsSettings,
+    region: Option<&str>,
     offerings: Vec<Offering>,
 ) -> InstanceType {
     let capacity = capacity::capacity(info, settings);
     let overhead = capacity::overhead(info, settings, &capacity);
+    let mut zone_ids: Vec<String> = offerings.iter().filter_map(|o| o.zone_id.clone()).collect();
+    zone_ids.sort();
+    zone_ids.dedup();
     InstanceType {
         name: info.instance_type.clone(),
-        requirements: labels::requirements(info),
+        requirements: labels::requirements(info, region, &zone_ids),
         capacity,
         overhead,
         offerings,
