@@ -98,10 +98,10 @@ impl ValueSet {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let (Some(g), Some(l)) = (greater_than, less_than) {
-            if g.saturating_add(1) >= l {
-                return ValueSet::from_op(Op::DoesNotExist, &[]);
-            }
+        if let (Some(g), Some(l)) = (greater_than, less_than)
+            && g.saturating_add(1) >= l
+        {
+            return ValueSet::from_op(Op::DoesNotExist, &[]);
         }
         let values: BTreeSet<String> = match (self.complement, other.complement) {
             (true, true) => self.values.union(&other.values).cloned().collect(),
@@ -259,14 +259,14 @@ impl Requirements {
     /// allowed. The first conflict in key order is returned.
     pub fn intersects(&self, incoming: &Requirements) -> Result<(), Incompatibility> {
         for (key, inc) in &incoming.sets {
-            if let Some(existing) = self.sets.get(key) {
-                if !existing.intersects(inc) {
-                    return Err(Incompatibility::NoOverlap {
-                        key: key.clone(),
-                        incoming: describe(key, inc),
-                        existing: describe(key, existing),
-                    });
-                }
+            if let Some(existing) = self.sets.get(key)
+                && !existing.intersects(inc)
+            {
+                return Err(Incompatibility::NoOverlap {
+                    key: key.clone(),
+                    incoming: describe(key, inc),
+                    existing: describe(key, existing),
+                });
             }
         }
         Ok(())
