@@ -135,9 +135,9 @@ pub struct Taint {
     /// The taint key.
     #[schemars(length(min = 1), pattern(patterns::QUALIFIED_NAME))]
     pub key: String,
-    /// The taint value.
+    /// The taint value (upstream's CRD checks it with the qualified-name pattern).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(patterns::LABEL_VALUE))]
+    #[schemars(pattern(patterns::QUALIFIED_NAME))]
     pub value: Option<String>,
     /// The taint effect.
     pub effect: TaintEffect,

@@ -196,7 +196,7 @@ pub struct Budget {
     pub reasons: Option<Vec<DisruptionReason>>,
     /// How many nodes may be disrupting at once: a count or a percentage (rounded up).
     #[serde(default = "default_budget_nodes")]
-    #[schemars(pattern(patterns::BUDGET_NODES))]
+    #[schemars(required, pattern(patterns::BUDGET_NODES))]
     pub nodes: String,
     /// Cron schedule (UTC) of the window in which the budget applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]

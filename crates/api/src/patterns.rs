@@ -2,7 +2,8 @@
 //! validation so the two can never disagree.
 
 /// A qualified label or taint key (`prefix/name` or `name`).
-pub const QUALIFIED_NAME: &str = r"^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\.([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?))*(\/))?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
+/// The prefix is a lowercase DNS subdomain, as in upstream's CRDs.
+pub const QUALIFIED_NAME: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(\/))?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$";
 /// A label value (may be empty).
 pub const LABEL_VALUE: &str = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
 /// A duration of seconds, minutes and hours, or `Never` (expireAfter, consolidateAfter).
@@ -108,5 +109,10 @@ mod tests {
         assert!(!matches(VOLUME_SIZE, "65T"));
         assert!(matches(QUALIFIED_NAME, "karpenter.k8s.aws/instance-family"));
         assert!(!matches(QUALIFIED_NAME, "-bad"));
+        assert!(
+            !matches(QUALIFIED_NAME, "Example.com/team"),
+            "prefixes are lowercase"
+        );
+        assert!(matches(QUALIFIED_NAME, "example.com/Team"));
     }
 }

@@ -246,24 +246,27 @@ fn cel_rules_are_where_upstream_has_them() {
 
 #[test]
 fn aws_requirement_allow_list_is_the_well_known_set() {
-    // the CEL rule's allow-list and the Rust constant must name the same keys
-    let rule = cel::NODEPOOL_REQUIREMENT_KEY
-        .iter()
-        .find(|(_, m)| m.contains("karpenter.k8s.aws"))
-        .map(|(r, _)| *r)
-        .unwrap_or("");
-    let mut in_rule: Vec<&str> = rule
-        .split('"')
-        .filter(|s| s.starts_with("karpenter.k8s.aws/"))
-        .collect();
-    let mut known: Vec<&str> = karpenter_model::wellknown::aws_labels::WELL_KNOWN
-        .iter()
-        .copied()
-        .filter(|k| k.starts_with("karpenter.k8s.aws/"))
-        .collect();
-    in_rule.sort();
-    known.sort();
-    assert_eq!(in_rule, known);
+    // the CEL rules' allow-lists (labels and requirements) and the Rust constant must name
+    // the same keys
+    for rules in [cel::NODEPOOL_REQUIREMENT_KEY, cel::NODEPOOL_LABELS] {
+        let rule = rules
+            .iter()
+            .find(|(_, m)| m.contains("karpenter.k8s.aws"))
+            .map(|(r, _)| *r)
+            .unwrap_or("");
+        let mut in_rule: Vec<&str> = rule
+            .split('"')
+            .filter(|s| s.starts_with("karpenter.k8s.aws/"))
+            .collect();
+        let mut known: Vec<&str> = karpenter_model::wellknown::aws_labels::WELL_KNOWN
+            .iter()
+            .copied()
+            .filter(|k| k.starts_with("karpenter.k8s.aws/"))
+            .collect();
+        in_rule.sort();
+        known.sort();
+        assert_eq!(in_rule, known);
+    }
 }
 
 #[test]

@@ -356,13 +356,11 @@ pub(crate) fn restriction(key: &str, scope: KeyScope) -> Vec<&'static str> {
     if key == labels::HOSTNAME {
         broken.push(r#"label "kubernetes.io/hostname" is restricted"#);
     }
-    let aws_restricted = match scope {
-        KeyScope::PoolLabel => in_domain(key, "karpenter.k8s.aws"),
-        KeyScope::PoolRequirement => {
-            in_domain(key, "karpenter.k8s.aws") && !aws_labels::WELL_KNOWN.contains(&key)
-        }
-        KeyScope::ClaimRequirement => false,
-    };
+    // NodePool labels and requirements may use the AWS well-known keys, nothing else of
+    // the karpenter.k8s.aws domain
+    let aws_restricted = scope != KeyScope::ClaimRequirement
+        && in_domain(key, "karpenter.k8s.aws")
+        && !aws_labels::WELL_KNOWN.contains(&key);
     if aws_restricted {
         broken.push(r#"label domain "karpenter.k8s.aws" is restricted"#);
     }
