@@ -201,3 +201,20 @@ pub(crate) fn label_values_schema(schema: &mut schemars::Schema) {
         json!({"type": "string", "maxLength": 63, "pattern": patterns::LABEL_VALUE}),
     );
 }
+
+/// Schema transform for kubeReserved/systemReserved: values are quantities.
+pub(crate) fn reserved_values_schema(schema: &mut schemars::Schema) {
+    string_values(schema, patterns::QUANTITY);
+}
+
+/// Schema transform for evictionHard/evictionSoft: values are percentages or quantities.
+pub(crate) fn eviction_values_schema(schema: &mut schemars::Schema) {
+    string_values(schema, patterns::EVICTION_VALUE);
+}
+
+fn string_values(schema: &mut schemars::Schema, pattern: &str) {
+    schema.ensure_object().insert(
+        "additionalProperties".into(),
+        json!({"type": "string", "pattern": pattern}),
+    );
+}

@@ -290,18 +290,22 @@ pub struct KubeletConfiguration {
     /// Resources reserved for the OS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::SYSTEM_RESERVED)))]
+    #[schemars(transform = crate::crds::reserved_values_schema)]
     pub system_reserved: Option<BTreeMap<String, String>>,
     /// Resources reserved for Kubernetes daemons.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::KUBE_RESERVED)))]
+    #[schemars(transform = crate::crds::reserved_values_schema)]
     pub kube_reserved: Option<BTreeMap<String, String>>,
     /// Hard eviction thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::EVICTION_HARD)))]
+    #[schemars(transform = crate::crds::eviction_values_schema)]
     pub eviction_hard: Option<BTreeMap<String, String>>,
     /// Soft eviction thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::EVICTION_SOFT)))]
+    #[schemars(transform = crate::crds::eviction_values_schema)]
     pub eviction_soft: Option<BTreeMap<String, String>>,
     /// Grace periods of the soft eviction thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]

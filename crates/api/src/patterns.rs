@@ -25,6 +25,8 @@ pub const CONDITION_TYPE: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-
 pub const CONDITION_REASON: &str = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$";
 /// Kubernetes resource quantity.
 pub const QUANTITY: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
+/// An eviction threshold: a percentage or a quantity (upstream's kubelet schema).
+pub const EVICTION_VALUE: &str = r"^((\d{1,2}(\.\d{1,2})?|100(\.0{1,2})?)%||(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?)$";
 /// Subnet id.
 pub const SUBNET_ID: &str = "subnet-[0-9a-z]+";
 /// Security group id.
@@ -82,6 +84,7 @@ mod tests {
             CONDITION_TYPE,
             CONDITION_REASON,
             QUANTITY,
+            EVICTION_VALUE,
             SUBNET_ID,
             SECURITY_GROUP_ID,
             AMI_ID,

@@ -217,7 +217,7 @@ fn template_labels_are_restricted_like_upstream() {
             r#"label "karpenter.sh/nodepool" is restricted"#,
         ),
         (
-            "karpenter.k8s.aws/instance-family",
+            "karpenter.k8s.aws/custom",
             r#"label domain "karpenter.k8s.aws" is restricted"#,
         ),
         (
