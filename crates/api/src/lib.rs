@@ -5,6 +5,7 @@
 
 pub mod cel;
 pub mod common;
+pub mod convert;
 pub mod crds;
 pub mod ec2nodeclass;
 pub mod manifest;

@@ -7,12 +7,16 @@
 pub mod algebra;
 pub mod catalog;
 pub mod duration;
+pub mod pod;
 pub mod quantity;
 pub mod requirements;
+pub mod taints;
 pub mod wellknown;
 
 pub use algebra::{Incompatibility, Requirements, ValueSet};
 pub use catalog::{InstanceType, Offering, Overhead, Resources};
 pub use duration::{Duration, DurationError, NillableDuration};
+pub use pod::{ContainerRequests, PodResources};
 pub use quantity::{Quantity, QuantityError};
 pub use requirements::{Op, Requirement};
+pub use taints::{Effect, Taint, Toleration};
