@@ -13,6 +13,14 @@ use crate::wellknown::labels;
 /// Resource name to quantity.
 pub type Resources = BTreeMap<String, Quantity>;
 
+/// Add `from` into `into`, resource by resource (saturating).
+pub fn add_resources(into: &mut Resources, from: &Resources) {
+    for (name, q) in from {
+        let e = into.entry(name.clone()).or_default();
+        *e = e.saturating_add(*q);
+    }
+}
+
 /// What the node reserves for itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overhead {

@@ -7,7 +7,7 @@
 //! a container without a request but with a limit requests its limit (the API server's
 //! defaulting); and every pod takes one `pods` slot.
 
-use crate::catalog::Resources;
+use crate::catalog::{Resources, add_resources as add};
 use crate::quantity::Quantity;
 use crate::wellknown::resources::PODS;
 
@@ -31,13 +31,6 @@ pub struct PodResources {
     pub pod_level: Resources,
     /// RuntimeClass overhead (`spec.overhead`).
     pub overhead: Resources,
-}
-
-fn add(into: &mut Resources, from: &Resources) {
-    for (name, q) in from {
-        let e = into.entry(name.clone()).or_default();
-        *e = e.saturating_add(*q);
-    }
 }
 
 fn max_into(into: &mut Resources, from: &Resources) {

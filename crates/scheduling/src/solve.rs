@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use karpenter_model::catalog::add_resources as add_to;
 use karpenter_model::wellknown::{aws_labels, labels};
 use karpenter_model::{
     InstanceType, Offering, Op, Quantity, Requirement, Requirements, Resources, ValueSet,
@@ -93,13 +94,6 @@ fn fits(used: &Resources, extra: &Resources, alloc: &Resources) -> bool {
             .saturating_add(*q);
         total <= alloc.get(name).copied().unwrap_or_default()
     })
-}
-
-fn add_to(into: &mut Resources, extra: &Resources) {
-    for (name, q) in extra {
-        let e = into.entry(name.clone()).or_default();
-        *e = e.saturating_add(*q);
-    }
 }
 
 fn describe(r: &Resources) -> String {
