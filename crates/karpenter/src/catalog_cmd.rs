@@ -77,8 +77,8 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn alloc(t: &InstanceType, resource: &str) -> Quantity {
-    t.allocatable().get(resource).copied().unwrap_or_default()
+fn get(r: &BTreeMap<String, Quantity>, resource: &str) -> Quantity {
+    r.get(resource).copied().unwrap_or_default()
 }
 
 fn gpus(t: &InstanceType) -> i128 {
@@ -154,14 +154,16 @@ fn table(types: &[InstanceType], spec: &str) -> String {
             .iter()
             .find(|r| r.key == labels::ARCH)
             .map_or(String::new(), |r| r.values.join(","));
-        let mem_gib = alloc(t, resources::MEMORY).millis() as f64 / 1000.0 / f64::from(1u32 << 30);
+        let alloc = t.allocatable();
+        let mem_gib =
+            get(&alloc, resources::MEMORY).millis() as f64 / 1000.0 / f64::from(1u32 << 30);
         let g = gpus(t);
         rows.push([
             t.name.clone(),
             arch,
-            format_quantity(resources::CPU, alloc(t, resources::CPU)),
+            format_quantity(resources::CPU, get(&alloc, resources::CPU)),
             format!("{mem_gib:.1}Gi"),
-            alloc(t, resources::PODS).units_ceil().to_string(),
+            get(&alloc, resources::PODS).units_ceil().to_string(),
             if g > 0 { g.to_string() } else { "-".into() },
             zones.to_string(),
             zone,

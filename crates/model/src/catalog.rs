@@ -41,10 +41,7 @@ impl Overhead {
             &self.system_reserved,
             &self.eviction_threshold,
         ] {
-            for (name, q) in part {
-                let e = total.entry(name.clone()).or_default();
-                *e = e.saturating_add(*q);
-            }
+            add_resources(&mut total, part);
         }
         total
     }
