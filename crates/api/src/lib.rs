@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod nodeclaim;
 pub mod nodepool;
 pub mod patterns;
+pub mod snapshot;
 pub mod validate;
 
 pub use common::{

@@ -243,26 +243,7 @@ fn from_entry(origin: &str, i: usize, t: &TypeEntry) -> Result<InstanceType, Cat
 /// A quantity as people write it: `3920m` or `4` for CPU-like values, the largest exact
 /// binary suffix (`15155Mi`) for byte-sized ones.
 pub fn format_quantity(resource: &str, q: Quantity) -> String {
-    let m = q.millis();
-    if m % 1000 != 0 {
-        return format!("{m}m");
-    }
-    let units = m / 1000;
-    let bytes_like =
-        matches!(resource, "memory" | "ephemeral-storage") || resource.ends_with("storage");
-    if bytes_like && units != 0 {
-        for (suffix, size) in [
-            ("Ti", 1i128 << 40),
-            ("Gi", 1 << 30),
-            ("Mi", 1 << 20),
-            ("Ki", 1 << 10),
-        ] {
-            if units % size == 0 {
-                return format!("{}{suffix}", units / size);
-            }
-        }
-    }
-    units.to_string()
+    karpenter_model::quantity::format_resource(resource, q)
 }
 
 fn resource_strings(r: &Resources) -> BTreeMap<String, String> {

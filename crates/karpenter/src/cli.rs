@@ -27,6 +27,9 @@ enum Command {
     },
     /// List instance types with allocatable resources, labels and the cheapest offering.
     Catalog(crate::catalog_cmd::CatalogArgs),
+    /// Plan one scheduling round: which pods go where, which NodeClaims to create, and why
+    /// the rest stay pending.
+    Plan(crate::plan_cmd::PlanArgs),
     /// Load manifests and validate every NodePool, NodeClaim and EC2NodeClass in them.
     Validate {
         /// Manifest files or directories (YAML, JSON, Lists, gzip).
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::catalog_cmd::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plan(args) => crate::plan_cmd::run(args),
         Command::Validate { files } => {
             let manifests = match manifest::load_paths(&files) {
                 Ok(m) => m,

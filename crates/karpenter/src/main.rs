@@ -3,6 +3,7 @@
 mod catalog_cmd;
 mod cli;
 mod nodeclass;
+mod plan_cmd;
 
 use std::process::ExitCode;
 

@@ -235,6 +235,11 @@ impl Requirements {
         }
     }
 
+    /// No requirement at all?
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty() && self.min_values.is_empty()
+    }
+
     /// The set of `key`, if defined.
     pub fn get(&self, key: &str) -> Option<&ValueSet> {
         self.sets.get(canonical_label(key))

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod pod;
 pub mod quantity;
 pub mod requirements;
+pub mod selector;
 pub mod taints;
 pub mod wellknown;
 
@@ -19,4 +20,5 @@ pub use duration::{Duration, DurationError, NillableDuration};
 pub use pod::{ContainerRequests, PodResources};
 pub use quantity::{Quantity, QuantityError};
 pub use requirements::{Op, Requirement};
+pub use selector::LabelSelector;
 pub use taints::{Effect, Taint, Toleration};

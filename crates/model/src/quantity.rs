@@ -191,6 +191,31 @@ impl fmt::Display for Quantity {
     }
 }
 
+/// A quantity as a person writes it for `resource`: milli-units as `1500m`, whole units
+/// plainly, and byte counts of memory and storage with the largest exact binary suffix.
+pub fn format_resource(resource: &str, q: Quantity) -> String {
+    let m = q.millis();
+    if m % 1000 != 0 {
+        return format!("{m}m");
+    }
+    let units = m / 1000;
+    let bytes_like =
+        matches!(resource, "memory" | "ephemeral-storage") || resource.ends_with("storage");
+    if bytes_like && units != 0 {
+        for (suffix, size) in [
+            ("Ti", 1i128 << 40),
+            ("Gi", 1 << 30),
+            ("Mi", 1 << 20),
+            ("Ki", 1 << 10),
+        ] {
+            if units % size == 0 {
+                return format!("{}{suffix}", units / size);
+            }
+        }
+    }
+    units.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,15 @@ impl Effect {
             _ => None,
         }
     }
+
+    /// The manifest name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::NoSchedule => "NoSchedule",
+            Effect::PreferNoSchedule => "PreferNoSchedule",
+            Effect::NoExecute => "NoExecute",
+        }
+    }
 }
 
 /// A node taint.

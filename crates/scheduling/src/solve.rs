@@ -1,460 +1,625 @@
-//! One solve: first-fit-decreasing over existing nodes, then NodeClaims opened in this solve
-//! (fewest pods first), then a new NodeClaim from each NodePool in weight order, as
-//! upstream's `Scheduler.add` does.
+//! One solve, as upstream's `Scheduler.Solve` (reference 2.3-2.5): pods in first-fit-
+//! decreasing order; each tries existing nodes (initialized first), then the NodeClaims of
+//! this solve (fewest pods first), then a new NodeClaim from each NodePool in weight order;
+//! on failure one preference is relaxed and the pod retried; a pod that still fails goes to
+//! the back of the queue, and the solve ends when a full pass makes no progress.
+//!
+//! Nothing here has a timeout: every pod is decided. The hot loop avoids strings; reasons
+//! are formatted only for NodePool failures.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound::{Excluded, Unbounded};
 
-use karpenter_model::catalog::add_resources as add_to;
-use karpenter_model::wellknown::{aws_labels, labels};
-use karpenter_model::{
-    InstanceType, Offering, Op, Quantity, Requirement, Requirements, Resources, ValueSet,
-    taints::untolerated,
-};
+use karpenter_model::wellknown::labels;
+use karpenter_model::{Op, Requirements, ValueSet};
 
-use crate::input::{ExistingNode, Input, PendingPod, Pool};
+use crate::dense::{self, Bitset, ResourceNames, Vector};
+use crate::input::{HostPort, Input, MinValuesPolicy, PendingPod};
+use crate::nodes::{self, MaxTree, NodeState};
+use crate::plan::Plan;
+use crate::pods::{self, PodState};
+use crate::pools::{self, PoolState};
+use crate::taints::{tolerates, untolerated};
+use crate::topology::{GroupRef, Topology, TopologyError};
+use crate::types::Types;
+use crate::{explain, finish, well_known};
 
-/// Instance types kept per NodeClaim, cheapest first (upstream's `MaxInstanceTypes`).
-pub const MAX_INSTANCE_TYPES: usize = 600;
-
-/// A NodeClaim to create.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClaimPlan {
-    /// The NodePool.
-    pub node_pool: String,
-    /// Candidate instance types, cheapest first.
-    pub instance_types: Vec<String>,
-    /// Final requirements, including the instance-type list.
-    pub requirements: Vec<Requirement>,
-    /// Every requirement that resolved to one value.
-    pub labels: BTreeMap<String, String>,
-    /// The pods (`namespace/name`).
-    pub pods: Vec<String>,
-    /// Price of the cheapest compatible available offering, USD/hour.
-    pub price: f64,
+/// A NodeClaim opened in this solve.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Index of its NodePool.
+    pub pool: usize,
+    /// Hostname slot.
+    pub slot: usize,
+    /// Requirements (with the placeholder hostname).
+    pub reqs: Requirements,
+    /// Candidate types.
+    pub types: Bitset,
+    /// Requests of its pods.
+    pub used: Vector,
+    /// Largest effective allocatable among the candidates, per resource.
+    pub max_eff: Vector,
+    /// Its pods.
+    pub pods: Vec<usize>,
+    /// Host ports of its pods.
+    pub ports: Vec<HostPort>,
 }
 
-/// Pods placed onto an existing node.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NodePlan {
-    /// Node name.
-    pub name: String,
-    /// The pods.
-    pub pods: Vec<String>,
+/// Where a pod went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Existing node index.
+    Node(usize),
+    /// NodeClaim index.
+    Claim(usize),
 }
 
-/// A pod that stays pending, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unschedulable {
-    /// `namespace/name`.
-    pub pod: String,
-    /// What ruled out every option.
-    pub reason: String,
-}
-
-/// The decision.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Plan {
-    /// New NodeClaims.
-    pub claims: Vec<ClaimPlan>,
-    /// Existing nodes that take pods.
-    pub existing: Vec<NodePlan>,
-    /// Pods left pending.
-    pub unschedulable: Vec<Unschedulable>,
-}
-
-impl Plan {
-    /// Cost per hour of the new NodeClaims.
-    pub fn cost_per_hour(&self) -> f64 {
-        self.claims.iter().map(|c| c.price).sum()
-    }
-}
-
-fn is_well_known(key: &str) -> bool {
-    labels::CORE_WELL_KNOWN.contains(&key) || aws_labels::WELL_KNOWN.contains(&key)
-}
-
-fn offering_ok(o: &Offering, reqs: &Requirements) -> bool {
-    o.available
-        && reqs.get(labels::ZONE).is_none_or(|s| s.has(&o.zone))
-        && reqs
-            .get(labels::CAPACITY_TYPE)
-            .is_none_or(|s| s.has(&o.capacity_type))
-        && o.zone_id
-            .as_deref()
-            .is_none_or(|z| reqs.get(aws_labels::ZONE_ID).is_none_or(|s| s.has(z)))
-}
-
-/// `used + extra <= alloc` for the resources `extra` requests.
-fn fits(used: &Resources, extra: &Resources, alloc: &Resources) -> bool {
-    extra.iter().all(|(name, q)| {
-        let total = used
-            .get(name)
-            .copied()
-            .unwrap_or_default()
-            .saturating_add(*q);
-        total <= alloc.get(name).copied().unwrap_or_default()
-    })
-}
-
-fn describe(r: &Resources) -> String {
-    r.iter()
-        .map(|(k, q)| format!("{k}={q}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-struct Catalog<'a> {
-    types: &'a [InstanceType],
-    reqs: Vec<Requirements>,
-    alloc: Vec<Resources>,
-}
-
-impl Catalog<'_> {
-    fn cheapest(&self, i: usize, reqs: &Requirements) -> Option<&Offering> {
-        self.types[i]
-            .offerings
-            .iter()
-            .filter(|o| offering_ok(o, reqs))
-            .min_by(|a, b| {
-                a.price
-                    .total_cmp(&b.price)
-                    .then_with(|| a.zone.cmp(&b.zone))
-            })
-    }
-
-    /// Types among `candidates` that meet `reqs`, have an offering and fit `used + extra`;
-    /// on none, why.
-    fn filter(
-        &self,
-        candidates: &[usize],
-        reqs: &Requirements,
-        used: &Resources,
-        extra: &Resources,
-    ) -> Result<Vec<usize>, String> {
-        let (mut met_reqs, mut met_offering) = (0, 0);
-        let mut out = Vec::new();
-        for &i in candidates {
-            if self.reqs[i].intersects(reqs).is_err() {
-                continue;
-            }
-            met_reqs += 1;
-            if self.cheapest(i, reqs).is_none() {
-                continue;
-            }
-            met_offering += 1;
-            if fits(used, extra, &self.alloc[i]) {
-                out.push(i);
-            }
-        }
-        if !out.is_empty() {
-            return Ok(out);
-        }
-        let mut total = used.clone();
-        add_to(&mut total, extra);
-        Err(match (met_reqs, met_offering) {
-            (0, _) => "no instance type met the requirements".to_string(),
-            (_, 0) => {
-                "no instance type meeting the requirements had an available offering".to_string()
-            }
-            _ => format!(
-                "no instance type had enough resources for {}",
-                describe(&total)
-            ),
-        })
-    }
-}
-
-struct Claim {
-    pool: usize,
-    reqs: Requirements,
-    types: Vec<usize>,
-    used: Resources,
-    pods: Vec<usize>,
+/// The state of one solve.
+pub struct Solver<'a> {
+    pub(crate) input: &'a Input,
+    pub(crate) names: ResourceNames,
+    pub(crate) types: Types<'a>,
+    pub(crate) pools: Vec<PoolState>,
+    pool_order: Vec<usize>,
+    prefer_taints: bool,
+    nodes: Vec<NodeState>,
+    node_order: Vec<usize>,
+    tree: MaxTree,
+    pub(crate) topology: Topology,
+    pub(crate) pods: Vec<PodState>,
+    pub(crate) claims: Vec<Claim>,
+    by_size: BTreeSet<(usize, usize)>,
+    pub(crate) placed: Vec<Option<Place>>,
+    pub(crate) errors: Vec<Option<String>>,
 }
 
 /// Decide placements for `input.pods`.
 pub fn solve(input: &Input) -> Plan {
-    let catalog = Catalog {
-        types: &input.instance_types,
-        reqs: input
-            .instance_types
-            .iter()
-            .map(|t| Requirements::from_requirements(&t.full_requirements()))
-            .collect(),
-        alloc: input
-            .instance_types
-            .iter()
-            .map(InstanceType::allocatable)
-            .collect(),
+    let mut s = Solver::new(input);
+    s.run();
+    finish::plan(&mut s)
+}
+
+/// Key/value domains the NodePools and existing nodes offer (reference 2.8).
+fn domains(
+    input: &Input,
+    types: &Types<'_>,
+    pools: &[PoolState],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut insert = |r: &Requirements| {
+        for key in r.keys() {
+            if let Some(set) = r.get(key)
+                && !set.complement
+            {
+                out.entry(key.to_string())
+                    .or_default()
+                    .extend(set.values.iter().cloned());
+            }
+        }
     };
-    // NodePools by weight, then name (reverse-alphabetical among equal weights, as upstream)
-    let mut pool_order: Vec<usize> = (0..input.pools.len()).collect();
-    pool_order.sort_by(|&a, &b| {
-        let (pa, pb) = (&input.pools[a], &input.pools[b]);
-        pb.weight
-            .cmp(&pa.weight)
-            .then_with(|| pb.name.cmp(&pa.name))
-    });
-    let all_types: Vec<usize> = (0..input.instance_types.len()).collect();
-    let pool_types: Vec<Vec<usize>> = input
-        .pools
+    for (pool, ps) in input.pools.iter().zip(pools) {
+        insert(&pool.requirements);
+        for i in ps.types.iter() {
+            let mut r = pool.requirements.clone();
+            r.add_all(&types.reqs[i]);
+            insert(&r);
+        }
+    }
+    for node in &input.existing {
+        for (k, v) in &node.labels {
+            out.entry(k.clone()).or_default().insert(v.clone());
+        }
+    }
+    out
+}
+
+fn ports_conflict(a: &[HostPort], b: &[HostPort]) -> bool {
+    a.iter().any(|x| b.iter().any(|y| x.conflicts(y)))
+}
+
+/// Narrow `reqs` (lazily cloned from `base`) by every topology group the pod owns or is
+/// selected by as an inverse anti-affinity target.
+fn constrain(
+    topology: &Topology,
+    st: &PodState,
+    slot: usize,
+    base: &Requirements,
+    reqs: &mut Option<Requirements>,
+) -> Result<(), TopologyError> {
+    let owned = st
+        .owned
         .iter()
-        .map(|p| {
-            all_types
-                .iter()
-                .copied()
-                .filter(|&i| catalog.reqs[i].intersects(&p.requirements).is_ok())
-                .collect()
-        })
-        .collect();
-    let mut remaining: Vec<Option<Resources>> =
-        input.pools.iter().map(|p| p.limits.clone()).collect();
-
-    // first-fit decreasing: CPU, then memory, descending; input order breaks ties
-    let mut order: Vec<usize> = (0..input.pods.len()).collect();
-    let req = |p: &PendingPod, r: &str| p.requests.get(r).copied().unwrap_or_default();
-    order.sort_by(|&a, &b| {
-        let (pa, pb) = (&input.pods[a], &input.pods[b]);
-        req(pb, "cpu")
-            .cmp(&req(pa, "cpu"))
-            .then_with(|| req(pb, "memory").cmp(&req(pa, "memory")))
-            .then_with(|| a.cmp(&b))
-    });
-
-    let mut available: Vec<Resources> =
-        input.existing.iter().map(|n| n.available.clone()).collect();
-    let node_reqs: Vec<Requirements> = input.existing.iter().map(node_requirements).collect();
-    let mut on_node: Vec<Vec<usize>> = vec![Vec::new(); input.existing.len()];
-    let mut claims: Vec<Claim> = Vec::new();
-    let mut by_size: BTreeSet<(usize, usize)> = BTreeSet::new();
-    let mut unschedulable = Vec::new();
-    let empty = Resources::new();
-
-    'pods: for &p in &order {
-        let pod = &input.pods[p];
-        if let Some(why) = &pod.unsupported {
-            unschedulable.push(Unschedulable {
-                pod: pod.id.clone(),
-                reason: why.clone(),
-            });
+        .map(|&g| (GroupRef::Owned(g), st.selects_self(g)));
+    let inverse = st
+        .selected_by_inverse
+        .iter()
+        .map(|&g| (GroupRef::Inverse(g), true));
+    for (r, self_sel) in owned.chain(inverse) {
+        if topology.is_hostname(r) {
+            if !topology.slot_ok(r, slot, self_sel) {
+                return Err(TopologyError { group: r });
+            }
             continue;
         }
-        // 1. existing nodes
-        for (n, node) in input.existing.iter().enumerate() {
-            if untolerated(&node.taints, &pod.tolerations).is_none()
-                && node_reqs[n]
-                    .compatible(&pod.requirements, is_well_known)
-                    .is_ok()
-                && fits(&empty, &pod.requests, &available[n])
-            {
-                for (name, q) in &pod.requests {
-                    let e = available[n].entry(name.clone()).or_default();
-                    *e = e.saturating_sub(*q);
-                }
-                on_node[n].push(p);
-                continue 'pods;
-            }
+        let key = &topology.group(r).key;
+        let target = reqs.get_or_insert_with(|| base.clone());
+        topology.constrain(r, st.strict.get(key), self_sel, target)?;
+    }
+    Ok(())
+}
+
+/// Add the first volume alternative compatible with the requirements.
+fn add_volumes(pod: &PendingPod, base: &Requirements, reqs: &mut Option<Requirements>) -> bool {
+    if pod.volume_requirements.is_empty() {
+        return true;
+    }
+    let current = reqs.as_ref().unwrap_or(base);
+    let Some(alt) = pod
+        .volume_requirements
+        .iter()
+        .find(|alt| current.compatible(alt, well_known).is_ok())
+    else {
+        return false;
+    };
+    reqs.get_or_insert_with(|| base.clone()).add_all(alt);
+    true
+}
+
+fn max_eff(types: &Bitset, eff: &[Vector], dims: usize) -> Vector {
+    let mut m = vec![i64::MIN; dims];
+    for i in types.iter() {
+        for (x, y) in m.iter_mut().zip(&eff[i]) {
+            *x = (*x).max(*y);
         }
-        // 2. NodeClaims opened in this solve, fewest pods first
-        let mut chosen = None;
-        for &(_, c) in &by_size {
-            let claim = &claims[c];
-            let pool = &input.pools[claim.pool];
-            if untolerated(&pool.taints, &pod.tolerations).is_some()
-                || claim
-                    .reqs
-                    .compatible(&pod.requirements, is_well_known)
-                    .is_err()
-            {
-                continue;
-            }
-            let mut merged = claim.reqs.clone();
-            merged.add_all(&pod.requirements);
-            if let Ok(types) = catalog.filter(&claim.types, &merged, &claim.used, &pod.requests) {
-                chosen = Some((c, merged, types));
+    }
+    m
+}
+
+/// Placeholder hostname of a NodeClaim slot.
+pub fn placeholder(slot: usize) -> String {
+    format!("hostname-placeholder-{slot:05}")
+}
+
+impl<'a> Solver<'a> {
+    /// Prepare a solve over `input`.
+    pub fn new(input: &'a Input) -> Self {
+        let mut names = ResourceNames::default();
+        for r in ["cpu", "memory", "pods"] {
+            names.learn(&[(r.to_string(), karpenter_model::Quantity::ZERO)].into());
+        }
+        input.pods.iter().for_each(|p| names.learn(&p.requests));
+        input
+            .daemonsets
+            .iter()
+            .for_each(|d| names.learn(&d.requests));
+        input
+            .instance_types
+            .iter()
+            .for_each(|t| names.learn(&t.capacity));
+        let mut types = Types::new(&input.instance_types, &names);
+        let pools = pools::build(input, &names, &mut types);
+        let mut pool_order: Vec<usize> = (0..input.pools.len()).collect();
+        pool_order.sort_by(|&a, &b| {
+            let (pa, pb) = (&input.pools[a], &input.pools[b]);
+            pb.weight
+                .cmp(&pa.weight)
+                .then_with(|| pb.name.cmp(&pa.name))
+        });
+        let (nodes, node_order) = nodes::build(input, &names);
+        let leaves: Vec<&Vector> = node_order.iter().map(|&n| &nodes[n].available).collect();
+        let tree = MaxTree::new(&leaves, names.len());
+        let mut topology = Topology::new(domains(input, &types, &pools), input.existing.len());
+        for t in input.bound.iter().flat_map(|b| &b.anti_affinity) {
+            topology.inverse_group(t);
+        }
+        let states = pods::build(
+            &input.pods,
+            &names,
+            &mut topology,
+            input.options.preference_policy,
+        );
+        count_bound_pods(input, &nodes, &mut topology);
+        let n = input.pods.len();
+        Solver {
+            input,
+            prefer_taints: pools.iter().any(|p| p.prefer_taint),
+            names,
+            types,
+            pools,
+            pool_order,
+            nodes,
+            node_order,
+            tree,
+            topology,
+            pods: states,
+            claims: Vec::new(),
+            by_size: BTreeSet::new(),
+            placed: vec![None; n],
+            errors: vec![None; n],
+        }
+    }
+
+    /// Run the queue to its end.
+    pub fn run(&mut self) {
+        let cpu = self.names.slot("cpu").unwrap_or(0);
+        let mem = self.names.slot("memory").unwrap_or(0);
+        let mut order: Vec<usize> = (0..self.input.pods.len())
+            .filter(|&p| self.input.pods[p].ignored.is_none())
+            .collect();
+        let pods = &self.pods;
+        order.sort_by(|&a, &b| {
+            let (ra, rb) = (&pods[a].requests, &pods[b].requests);
+            rb[cpu]
+                .cmp(&ra[cpu])
+                .then_with(|| rb[mem].cmp(&ra[mem]))
+                .then_with(|| a.cmp(&b))
+        });
+        let mut queue: VecDeque<usize> = order.into();
+        let mut last_len: Vec<Option<usize>> = vec![None; self.input.pods.len()];
+        while let Some(&p) = queue.front() {
+            if last_len[p] == Some(queue.len()) {
                 break;
             }
+            queue.pop_front();
+            loop {
+                match self.add(p) {
+                    Ok(()) => {
+                        self.errors[p] = None;
+                        break;
+                    }
+                    Err(e) => {
+                        if self.pods[p].relax(&self.input.pods[p], self.prefer_taints) {
+                            continue;
+                        }
+                        self.errors[p] = Some(e);
+                        queue.push_back(p);
+                        last_len[p] = Some(queue.len());
+                        break;
+                    }
+                }
+            }
         }
-        if let Some((c, merged, types)) = chosen {
-            let claim = &mut claims[c];
-            by_size.remove(&(claim.pods.len(), c));
-            claim.reqs = merged;
-            claim.types = types;
-            add_to(&mut claim.used, &pod.requests);
-            claim.pods.push(p);
-            by_size.insert((claim.pods.len(), c));
-            continue;
+    }
+
+    fn add(&mut self, p: usize) -> Result<(), String> {
+        // 1. existing nodes, in order, skipping those without room
+        let mut pos = 0;
+        while let Some(i) = self.tree.first_fit(pos, &self.pods[p].requests) {
+            let n = self.node_order[i];
+            if let Some(reqs) = self.try_node(p, n) {
+                self.commit_node(p, n, i, reqs);
+                return Ok(());
+            }
+            pos = i + 1;
+        }
+        // 2. NodeClaims of this solve, fewest pods first
+        if !self.claims_blocked(p) {
+            let mut next = self.by_size.first().copied();
+            while let Some(key) = next {
+                if let Some((reqs, types)) = self.try_claim(p, key.1) {
+                    self.commit_claim(p, key.1, reqs, types);
+                    return Ok(());
+                }
+                next = self
+                    .by_size
+                    .range((Excluded(key), Unbounded))
+                    .next()
+                    .copied();
+            }
         }
         // 3. a new NodeClaim from the first NodePool that can take the pod
         let mut reasons = Vec::new();
-        for &pi in &pool_order {
-            let pool = &input.pools[pi];
-            match new_claim(&catalog, pool, &pool_types[pi], remaining[pi].as_ref(), pod) {
+        for k in 0..self.pool_order.len() {
+            let pi = self.pool_order[k];
+            match self.new_claim(p, pi) {
                 Ok((reqs, types)) => {
-                    if let Some(rem) = remaining[pi].as_mut() {
-                        reserve(rem, &catalog, &types);
-                    }
-                    let c = claims.len();
-                    claims.push(Claim {
-                        pool: pi,
-                        reqs,
-                        types,
-                        used: pod.requests.clone(),
-                        pods: vec![p],
-                    });
-                    by_size.insert((1, c));
-                    continue 'pods;
+                    self.open_claim(p, pi, reqs, types);
+                    return Ok(());
                 }
-                Err(why) => reasons.push(format!("nodepool {:?}: {why}", pool.name)),
+                Err(why) => {
+                    reasons.push(format!("nodepool {:?}: {why}", self.input.pools[pi].name))
+                }
             }
         }
-        if input.pools.is_empty() {
+        if self.input.pools.is_empty() {
             reasons.push("no ready nodepools found".into());
         }
-        unschedulable.push(Unschedulable {
-            pod: pod.id.clone(),
-            reason: reasons.join("; "),
-        });
+        Err(reasons.join("; "))
     }
 
-    let claims = claims.iter().map(|c| finish(&catalog, input, c)).collect();
-    let existing = on_node
-        .iter()
-        .enumerate()
-        .filter(|(_, pods)| !pods.is_empty())
-        .map(|(n, pods)| NodePlan {
-            name: input.existing[n].name.clone(),
-            pods: pods.iter().map(|&p| input.pods[p].id.clone()).collect(),
-        })
-        .collect();
-    Plan {
-        claims,
-        existing,
-        unschedulable,
-    }
-}
-
-fn node_requirements(node: &ExistingNode) -> Requirements {
-    let mut r = Requirements::new();
-    for (k, v) in &node.labels {
-        r.add_set(k, ValueSet::from_op(Op::In, std::slice::from_ref(v)));
-    }
-    r
-}
-
-/// Requirements and candidate types of a new claim from `pool` for `pod`.
-fn new_claim(
-    catalog: &Catalog<'_>,
-    pool: &Pool,
-    types: &[usize],
-    remaining: Option<&Resources>,
-    pod: &PendingPod,
-) -> Result<(Requirements, Vec<usize>), String> {
-    if let Some(t) = untolerated(&pool.taints, &pod.tolerations) {
-        return Err(format!(
-            "did not tolerate taint {}={}:{:?}",
-            t.key, t.value, t.effect
-        ));
-    }
-    pool.requirements
-        .compatible(&pod.requirements, is_well_known)
-        .map_err(|e| format!("incompatible requirements, {e}"))?;
-    let mut reqs = pool.requirements.clone();
-    reqs.add_all(&pod.requirements);
-    let within_limits: Vec<usize> = match remaining {
-        None => types.to_vec(),
-        Some(rem) => {
-            if rem
-                .get("nodes")
-                .is_some_and(|n| *n < Quantity::from_units(1))
-            {
-                return Err("limits: nodes exhausted".into());
-            }
-            let ok: Vec<usize> = types
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    rem.iter()
-                        .filter(|(k, _)| *k != "nodes")
-                        .all(|(k, left)| catalog.types[i].capacity.get(k).is_none_or(|c| c <= left))
-                })
-                .collect();
-            if ok.is_empty() {
-                return Err(format!(
-                    "all instance types exceed the remaining limits ({})",
-                    describe(rem)
-                ));
-            }
-            ok
-        }
-    };
-    let excluded = types.len() - within_limits.len();
-    let types = catalog
-        .filter(&within_limits, &reqs, &Resources::new(), &pod.requests)
-        .map_err(|why| match remaining {
-            Some(rem) if excluded > 0 => format!(
-                "{why} ({excluded} larger instance types exceed the remaining limits {})",
-                describe(rem)
-            ),
-            _ => why,
-        })?;
-    Ok((reqs, types))
-}
-
-/// Subtract the largest capacity among `types` (and one node) from a pool's remaining limits.
-fn reserve(rem: &mut Resources, catalog: &Catalog<'_>, types: &[usize]) {
-    let names: Vec<String> = rem.keys().cloned().collect();
-    for name in names {
-        let take = if name == "nodes" {
-            Quantity::from_units(1)
-        } else {
-            types
-                .iter()
-                .filter_map(|&i| catalog.types[i].capacity.get(&name))
-                .copied()
-                .max()
-                .unwrap_or_default()
-        };
-        if let Some(left) = rem.get_mut(&name) {
-            *left = left.saturating_sub(take);
-        }
-    }
-}
-
-fn finish(catalog: &Catalog<'_>, input: &Input, claim: &Claim) -> ClaimPlan {
-    let mut priced: Vec<(f64, &str, usize)> = claim
-        .types
-        .iter()
-        .filter_map(|&i| {
-            catalog
-                .cheapest(i, &claim.reqs)
-                .map(|o| (o.price, catalog.types[i].name.as_str(), i))
-        })
-        .collect();
-    priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    priced.truncate(MAX_INSTANCE_TYPES);
-    let names: Vec<String> = priced.iter().map(|(_, n, _)| n.to_string()).collect();
-    let mut reqs = claim.reqs.clone();
-    reqs.add(&Requirement::new(
-        labels::INSTANCE_TYPE,
-        Op::In,
-        names.clone(),
-    ));
-    let labels = reqs
-        .single_values()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    ClaimPlan {
-        node_pool: input.pools[claim.pool].name.clone(),
-        instance_types: names,
-        requirements: reqs.to_requirements(),
-        labels,
-        pods: claim
-            .pods
+    fn claims_blocked(&self, p: usize) -> bool {
+        let st = &self.pods[p];
+        let n = self.claims.len();
+        st.owned
             .iter()
-            .map(|&p| input.pods[p].id.clone())
-            .collect(),
-        price: priced.first().map_or(0.0, |p| p.0),
+            .any(|&g| self.topology.groups[g].blocks_all_claims(n))
+            || st
+                .selected_by_inverse
+                .iter()
+                .any(|&g| self.topology.inverse[g].blocks_all_claims(n))
+    }
+
+    fn try_node(&mut self, p: usize, n: usize) -> Option<Option<Requirements>> {
+        let (pod, st) = (&self.input.pods[p], &self.pods[p]);
+        let node = &self.input.existing[n];
+        let ns = &self.nodes[n];
+        if !tolerates(&node.taints, &pod.tolerations, st.tolerate_prefer)
+            || ports_conflict(&pod.host_ports, &ns.ports)
+            || !self.volumes_fit(p, n)
+            || ns.reqs.compatible(&st.reqs, well_known).is_err()
+        {
+            return None;
+        }
+        let mut reqs = None;
+        if !st.reqs.is_empty() {
+            let mut r = ns.reqs.clone();
+            r.add_all(&st.reqs);
+            reqs = Some(r);
+        }
+        constrain(&self.topology, st, n, &ns.reqs, &mut reqs).ok()?;
+        add_volumes(pod, &ns.reqs, &mut reqs).then_some(reqs)
+    }
+
+    fn volumes_fit(&self, p: usize, n: usize) -> bool {
+        let pod = &self.input.pods[p];
+        if pod.volumes.is_empty() {
+            return true;
+        }
+        let node = &self.input.existing[n];
+        let attached = &self.nodes[n].volumes;
+        let mut per_driver: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for v in &pod.volumes {
+            per_driver.entry(&v.driver).or_default().insert(&v.volume);
+        }
+        per_driver.iter().all(|(driver, vols)| {
+            let Some(&limit) = node.volume_limits.get(*driver) else {
+                return true;
+            };
+            let current = attached.get(*driver);
+            let new = vols
+                .iter()
+                .filter(|v| current.is_none_or(|c| !c.contains(**v)))
+                .count();
+            current.map_or(0, BTreeSet::len) + new <= limit as usize
+        })
+    }
+
+    fn commit_node(&mut self, p: usize, n: usize, pos: usize, reqs: Option<Requirements>) {
+        let pod = &self.input.pods[p];
+        let ns = &mut self.nodes[n];
+        dense::sub(&mut ns.available, &self.pods[p].requests);
+        ns.ports.extend(pod.host_ports.iter().cloned());
+        for v in &pod.volumes {
+            ns.volumes
+                .entry(v.driver.clone())
+                .or_default()
+                .insert(v.volume.clone());
+        }
+        self.tree.update(pos, &ns.available);
+        let final_reqs = reqs.unwrap_or_else(|| ns.reqs.clone());
+        let taints = &self.input.existing[n].taints;
+        record(&mut self.topology, &self.pods[p], n, &final_reqs, taints);
+        self.placed[p] = Some(Place::Node(n));
+    }
+
+    fn try_claim(&mut self, p: usize, c: usize) -> Option<(Option<Requirements>, Bitset)> {
+        let (pod, st) = (&self.input.pods[p], &self.pods[p]);
+        let claim = &self.claims[c];
+        let pool = &self.pools[claim.pool];
+        if !dense::fits(&claim.used, &st.requests, &claim.max_eff)
+            || !tolerates(
+                &self.input.pools[claim.pool].taints,
+                &pod.tolerations,
+                st.tolerate_prefer,
+            )
+            || ports_conflict(&pod.host_ports, &claim.ports)
+            || claim.reqs.compatible(&st.reqs, well_known).is_err()
+        {
+            return None;
+        }
+        let mut reqs = None;
+        if !st.reqs.is_empty() {
+            let mut r = claim.reqs.clone();
+            r.add_all(&st.reqs);
+            reqs = Some(r);
+        }
+        constrain(&self.topology, st, claim.slot, &claim.reqs, &mut reqs).ok()?;
+        if !add_volumes(pod, &claim.reqs, &mut reqs) {
+            return None;
+        }
+        let reqs = reqs.filter(|r| *r != claim.reqs);
+        let mut cand = claim.types.clone();
+        if let Some(r) = &reqs {
+            cand.and(&self.types.compatible(r));
+            cand.and(&self.types.offered(r).types);
+        }
+        for i in claim.types.iter() {
+            if cand.contains(i)
+                && (!dense::fits(&claim.used, &st.requests, &pool.eff[i])
+                    || ports_conflict(&pod.host_ports, &pool.daemon_ports[i]))
+            {
+                cand.remove(i);
+            }
+        }
+        if cand.is_empty() {
+            return None;
+        }
+        let r = reqs.as_ref().unwrap_or(&claim.reqs);
+        if self.min_values_unmet(r, &cand).is_some() {
+            return None;
+        }
+        Some((reqs, cand))
+    }
+
+    /// The first minValues requirement `types` cannot meet under the Strict policy.
+    pub(crate) fn min_values_unmet(
+        &self,
+        reqs: &Requirements,
+        types: &Bitset,
+    ) -> Option<(String, u32, usize)> {
+        if self.input.options.min_values_policy == MinValuesPolicy::BestEffort {
+            return None;
+        }
+        reqs.min_values().iter().find_map(|(key, &need)| {
+            let have = self.types.distinct_values(types, key, reqs);
+            (have < need as usize).then(|| (key.clone(), need, have))
+        })
+    }
+
+    fn commit_claim(&mut self, p: usize, c: usize, reqs: Option<Requirements>, types: Bitset) {
+        let dims = self.names.len();
+        let claim = &mut self.claims[c];
+        self.by_size.remove(&(claim.pods.len(), c));
+        if let Some(r) = reqs {
+            claim.reqs = r;
+        }
+        claim.max_eff = max_eff(&types, &self.pools[claim.pool].eff, dims);
+        claim.types = types;
+        dense::add(&mut claim.used, &self.pods[p].requests);
+        claim.pods.push(p);
+        claim
+            .ports
+            .extend(self.input.pods[p].host_ports.iter().cloned());
+        self.by_size.insert((claim.pods.len(), c));
+        let taints = &self.input.pools[claim.pool].taints;
+        record(
+            &mut self.topology,
+            &self.pods[p],
+            claim.slot,
+            &claim.reqs,
+            taints,
+        );
+        self.placed[p] = Some(Place::Claim(c));
+    }
+
+    fn new_claim(&mut self, p: usize, pi: usize) -> Result<(Requirements, Bitset), String> {
+        let (pod, st) = (&self.input.pods[p], &self.pods[p]);
+        let pool = &self.input.pools[pi];
+        if let Some(t) = untolerated(&pool.taints, &pod.tolerations, st.tolerate_prefer) {
+            return Err(format!(
+                "did not tolerate taint {}={}:{}",
+                t.key,
+                t.value,
+                t.effect.as_str()
+            ));
+        }
+        pool.requirements
+            .compatible(&st.reqs, well_known)
+            .map_err(|e| format!("incompatible requirements, {e}"))?;
+        if self.pools[pi].nodes_left.is_some_and(|n| n <= 0) {
+            return Err("limits.nodes exhausted".into());
+        }
+        let slot = self.input.existing.len() + self.claims.len();
+        let mut base = pool.requirements.clone();
+        base.add_all(&st.reqs);
+        base.add_set(
+            labels::HOSTNAME,
+            ValueSet::from_op(Op::In, &[placeholder(slot)]),
+        );
+        let mut reqs = None;
+        constrain(&self.topology, st, slot, &base, &mut reqs)
+            .map_err(|e| self.topology.explain(&e))?;
+        if !add_volumes(pod, &base, &mut reqs) {
+            return Err("no volume topology alternative is compatible with the nodepool".into());
+        }
+        let reqs = reqs.unwrap_or(base);
+        let ps = &self.pools[pi];
+        let mut cand = ps.types.clone();
+        cand.and(&self.types.compatible(&reqs));
+        let met_reqs = cand.clone();
+        cand.and(&self.types.offered(&reqs).types);
+        let offered = cand.clone();
+        let within = ps.within_limits(&cand, &self.types);
+        let mut fit = within.clone();
+        for i in within.iter() {
+            if !dense::fits(&vec![0; st.requests.len()], &st.requests, &ps.eff[i])
+                || ports_conflict(&pod.host_ports, &ps.daemon_ports[i])
+            {
+                fit.remove(i);
+            }
+        }
+        if fit.is_empty() {
+            return Err(explain::no_type(
+                self,
+                pi,
+                p,
+                &reqs,
+                [&met_reqs, &offered, &within],
+            ));
+        }
+        if let Some((key, need, have)) = self.min_values_unmet(&reqs, &fit) {
+            return Err(format!(
+                "minValues requirement not met: {key} needs {need} distinct values, {have} available"
+            ));
+        }
+        Ok((reqs, fit))
+    }
+
+    fn open_claim(&mut self, p: usize, pi: usize, reqs: Requirements, types: Bitset) {
+        let dims = self.names.len();
+        self.pools[pi].reserve(&types, &self.types);
+        let c = self.claims.len();
+        self.claims.push(Claim {
+            pool: pi,
+            slot: self.input.existing.len() + c,
+            reqs,
+            types: types.clone(),
+            used: vec![0; dims],
+            max_eff: Vec::new(),
+            pods: Vec::new(),
+            ports: Vec::new(),
+        });
+        self.by_size.insert((0, c));
+        self.commit_claim(p, c, None, types);
+    }
+}
+
+fn record(
+    topology: &mut Topology,
+    st: &PodState,
+    slot: usize,
+    reqs: &Requirements,
+    taints: &[karpenter_model::Taint],
+) {
+    for &g in &st.selected_by {
+        topology.record(GroupRef::Owned(g), slot, reqs, taints);
+    }
+    for &g in &st.inverse_owned {
+        topology.record(GroupRef::Inverse(g), slot, reqs, taints);
+    }
+}
+
+/// Count pods already bound to existing nodes into every group that selects them, and
+/// their required anti-affinity into inverse groups.
+fn count_bound_pods(input: &Input, nodes: &[NodeState], topology: &mut Topology) {
+    let owned = pods::SelectorIndex::new(topology.groups.iter());
+    for b in &input.bound {
+        let Some(node) = input.existing.get(b.node) else {
+            continue;
+        };
+        let ns = &nodes[b.node];
+        let groups = owned.selecting(&b.namespace, &b.labels, |g| {
+            topology.groups[g].selects(&b.namespace, &b.labels)
+        });
+        for g in groups {
+            topology.count_existing(
+                GroupRef::Owned(g),
+                b.node,
+                &node.labels,
+                &ns.reqs,
+                &node.taints,
+            );
+        }
+        for t in &b.anti_affinity {
+            let (g, _) = topology.inverse_group(t);
+            topology.count_existing(
+                GroupRef::Inverse(g),
+                b.node,
+                &node.labels,
+                &ns.reqs,
+                &node.taints,
+            );
+        }
     }
 }

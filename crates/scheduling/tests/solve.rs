@@ -51,10 +51,9 @@ fn pod(name: &str, cpu: &str, mem: &str) -> PendingPod {
     requests.insert("pods".into(), Quantity::from_units(1));
     PendingPod {
         id: format!("default/{name}"),
+        namespace: "default".into(),
         requests,
-        requirements: Requirements::new(),
-        tolerations: vec![],
-        unsupported: None,
+        ..PendingPod::default()
     }
 }
 
@@ -67,6 +66,7 @@ fn pool(name: &str, weight: i32) -> Pool {
         requirements,
         taints: vec![],
         limits: None,
+        instance_types: None,
     }
 }
 
@@ -75,7 +75,7 @@ fn input(pods: Vec<PendingPod>, pools: Vec<Pool>) -> Input {
         pods,
         pools,
         instance_types: catalog(),
-        existing: vec![],
+        ..Input::default()
     }
 }
 
@@ -140,7 +140,7 @@ fn taints_must_be_tolerated() {
 #[test]
 fn pod_requirements_narrow_zone_and_types() {
     let mut p = pod("a", "1", "1Gi");
-    p.requirements.add(&Requirement::new(
+    p.node_selector.add(&Requirement::new(
         "topology.kubernetes.io/zone",
         Op::In,
         ["b"],
@@ -163,7 +163,7 @@ fn pod_requirements_narrow_zone_and_types() {
 #[test]
 fn custom_labels_must_be_defined_by_a_nodepool() {
     let mut p = pod("a", "1", "1Gi");
-    p.requirements
+    p.node_selector
         .add(&Requirement::new("example.com/team", Op::In, ["x"]));
     let plan = solve(&input(vec![p.clone()], vec![pool("default", 0)]));
     assert!(
@@ -204,7 +204,7 @@ fn weights_order_nodepools_and_incompatible_pools_are_skipped() {
     ));
     assert_eq!(plan.claims[0].node_pool, "heavy");
     let mut in_b = pod("b", "1", "1Gi");
-    in_b.requirements.add(&Requirement::new(
+    in_b.node_selector.add(&Requirement::new(
         "topology.kubernetes.io/zone",
         Op::In,
         ["b"],
@@ -226,7 +226,7 @@ fn limits_are_pessimistic_and_reported() {
     assert!(
         plan.unschedulable[0]
             .reason
-            .contains("limits: nodes exhausted"),
+            .contains("limits.nodes exhausted"),
         "{}",
         plan.unschedulable[0].reason
     );
@@ -236,7 +236,7 @@ fn limits_are_pessimistic_and_reported() {
     assert!(
         plan.unschedulable[0]
             .reason
-            .contains("exceed the remaining limits"),
+            .contains("exceed the nodepool's remaining limits"),
         "{:?}",
         plan.unschedulable
     );
@@ -257,6 +257,8 @@ fn existing_nodes_are_used_first() {
             r.insert("pods".into(), Quantity::from_units(10));
             r
         },
+        initialized: true,
+        ..ExistingNode::default()
     }];
     let plan = solve(&i);
     assert_eq!(plan.existing.len(), 1);
@@ -271,7 +273,7 @@ fn existing_nodes_are_used_first() {
 #[test]
 fn too_big_and_unsupported_pods_get_reasons() {
     let mut unsupported = pod("spread", "1", "1Gi");
-    unsupported.unsupported = Some("topology spread constraints are not supported yet".into());
+    unsupported.ignored = Some("label \"kubernetes.io/hostname\" is restricted".into());
     let plan = solve(&input(
         vec![pod("huge", "64", "1Gi"), unsupported],
         vec![pool("default", 0)],
@@ -286,7 +288,7 @@ fn too_big_and_unsupported_pods_get_reasons() {
         reasons[0].contains("no instance type had enough resources for cpu=64"),
         "{reasons:?}"
     );
-    assert!(reasons[1].contains("not supported yet"));
+    assert!(reasons[1].starts_with("ignored: label"), "{reasons:?}");
     assert!(
         solve(&input(vec![pod("a", "1", "1Gi")], vec![])).unschedulable[0]
             .reason

@@ -1,0 +1,219 @@
+//! `karpenter plan`: load manifests and a catalog, run one scheduling solve, print the plan
+//! as JSON (stable field names) or as a table for people.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use karpenter_api::{manifest, snapshot, validate};
+use karpenter_catalog::AwsSettings;
+use karpenter_scheduling::{MinValuesPolicy, Options, Plan, PreferencePolicy};
+use serde_json::{Value, json};
+
+/// Arguments of `karpenter plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Instance-type catalog: `builtin:aws/<region>` or a catalog file (JSON/YAML, gzip ok).
+    #[arg(long, default_value = "builtin:aws/us-east-1")]
+    catalog: String,
+    /// Manifest files or directories: NodePools, Nodes, NodeClaims, Pods, DaemonSets, ...
+    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+    /// Treat preferences as requirements until relaxed (Respect) or drop them (Ignore).
+    #[arg(long, value_enum, default_value_t = Preference::Respect)]
+    preference_policy: Preference,
+    /// Refuse NodeClaims that miss minValues (Strict) or lower minValues (BestEffort).
+    #[arg(long, value_enum, default_value_t = MinValues::Strict)]
+    min_values_policy: MinValues,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    Json,
+    Table,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Preference {
+    #[value(name = "Respect")]
+    Respect,
+    #[value(name = "Ignore")]
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum MinValues {
+    #[value(name = "Strict")]
+    Strict,
+    #[value(name = "BestEffort")]
+    BestEffort,
+}
+
+const MAX_SHOWN: usize = 50;
+const MAX_ROWS: usize = 100;
+
+fn print_errors<T: std::fmt::Display>(errors: &[T], what: &str) {
+    for e in errors.iter().take(MAX_SHOWN) {
+        eprintln!("{e}");
+    }
+    if errors.len() > MAX_SHOWN {
+        eprintln!("... and {} more", errors.len() - MAX_SHOWN);
+    }
+    eprintln!("{} problem(s) {what}", errors.len());
+}
+
+/// Run `karpenter plan`.
+pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let manifests = match manifest::load_paths(&args.files) {
+        Ok(m) => m,
+        Err(errors) => {
+            print_errors(&errors.0, "loading manifests");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let problems = validate::validate_manifests(&manifests);
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(|(s, e)| format!("{s}: {e}")).collect();
+        print_errors(&lines, "validating manifests");
+        return Ok(ExitCode::FAILURE);
+    }
+    let catalog = karpenter_catalog::load(&args.catalog, &AwsSettings::default())
+        .with_context(|| format!("loading catalog {}", args.catalog))?;
+    let cluster = match snapshot::Cluster::new(manifests.iter().map(|m| &m.object)) {
+        Ok(c) => c,
+        Err(errors) => {
+            print_errors(&errors, "reading the cluster");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let options = Options {
+        preference_policy: match args.preference_policy {
+            Preference::Respect => PreferencePolicy::Respect,
+            Preference::Ignore => PreferencePolicy::Ignore,
+        },
+        min_values_policy: match args.min_values_policy {
+            MinValues::Strict => MinValuesPolicy::Strict,
+            MinValues::BestEffort => MinValuesPolicy::BestEffort,
+        },
+    };
+    let input = match snapshot::scheduling_input(&cluster, catalog, options) {
+        Ok(i) => i,
+        Err(errors) => {
+            print_errors(&errors, "reading the cluster");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let started = Instant::now();
+    let plan = karpenter_scheduling::solve(&input);
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match args.output {
+        Output::Json => {
+            let v = to_json(&plan, input.pods.len(), duration_ms);
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Output::Table => print_table(&plan, input.pods.len(), duration_ms),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Round a price to 6 decimals, so floating noise never reaches the output.
+fn price(p: f64) -> f64 {
+    (p * 1e6).round() / 1e6
+}
+
+/// The plan as JSON, field names as documented.
+pub fn to_json(plan: &Plan, pods: usize, duration_ms: f64) -> Value {
+    let claims: Vec<Value> = plan
+        .claims
+        .iter()
+        .map(|c| {
+            json!({
+                "nodePool": c.node_pool,
+                "instanceTypes": c.instance_types,
+                "requirements": c.requirements.iter().map(|r| json!({
+                    "key": r.key, "operator": r.op.as_str(), "values": r.values,
+                })).collect::<Vec<_>>(),
+                "labels": c.labels,
+                "pods": c.pods,
+                "price": price(c.price),
+            })
+        })
+        .collect();
+    json!({
+        "nodeClaims": claims,
+        "existingNodes": plan.existing.iter().map(|n| json!({"name": n.name, "pods": n.pods})).collect::<Vec<_>>(),
+        "unschedulable": plan.unschedulable.iter().map(|u| json!({"pod": u.pod, "reason": u.reason})).collect::<Vec<_>>(),
+        "cost": {"perHour": price(plan.cost_per_hour()), "lowerBound": price(plan.lower_bound)},
+        "stats": {"pods": pods, "durationMs": (duration_ms * 1000.0).round() / 1000.0},
+    })
+}
+
+fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
+    if !plan.claims.is_empty() {
+        println!(
+            "{:<20} {:<22} {:<14} {:<10} {:>6} {:>10} {:>8}",
+            "NODEPOOL", "INSTANCE TYPE", "ZONE", "CAPACITY", "PODS", "PRICE/H", "OPTIONS"
+        );
+        for c in plan.claims.iter().take(MAX_ROWS) {
+            println!(
+                "{:<20} {:<22} {:<14} {:<10} {:>6} {:>10.4} {:>8}",
+                c.node_pool,
+                c.instance_types.first().map_or("-", String::as_str),
+                c.zone,
+                c.capacity_type,
+                c.pods.len(),
+                c.price,
+                c.instance_types.len()
+            );
+        }
+        if plan.claims.len() > MAX_ROWS {
+            println!(
+                "... and {} more NodeClaims (-o json lists all)",
+                plan.claims.len() - MAX_ROWS
+            );
+        }
+        println!();
+    }
+    let on_existing: usize = plan.existing.iter().map(|n| n.pods.len()).sum();
+    println!("pods:            {pods} pending, solved in {duration_ms:.1} ms");
+    println!(
+        "existing nodes:  {on_existing} pods onto {} nodes",
+        plan.existing.len()
+    );
+    let cost = plan.cost_per_hour();
+    let gap = if plan.lower_bound > 0.0 {
+        format!(
+            ", {:+.1}% over the bound",
+            (cost / plan.lower_bound - 1.0) * 100.0
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "new NodeClaims:  {} for {} pods, ${cost:.4}/h (lower bound ${:.4}/h{gap})",
+        plan.claims.len(),
+        plan.claims.iter().map(|c| c.pods.len()).sum::<usize>(),
+        plan.lower_bound
+    );
+    println!("unschedulable:   {}", plan.unschedulable.len());
+    let mut grouped: std::collections::BTreeMap<&str, Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for u in &plan.unschedulable {
+        grouped.entry(&u.reason).or_default().push(&u.pod);
+    }
+    for (reason, pods) in grouped {
+        let shown: Vec<&str> = pods.iter().take(5).copied().collect();
+        let more = if pods.len() > 5 {
+            format!(" and {} more", pods.len() - 5)
+        } else {
+            String::new()
+        };
+        println!("  {} pod(s): {}{more}", pods.len(), shown.join(", "));
+        println!("    {reason}");
+    }
+}

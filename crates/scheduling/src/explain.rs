@@ -1,0 +1,133 @@
+//! Reasons a person can act on, for a NodePool that could not take a pod: which requirement
+//! no instance type meets, which offerings are missing, which limit is in the way, or which
+//! resource is short and by how much. Formatted only when a pod fails, never in the hot loop.
+
+use karpenter_model::Requirements;
+use karpenter_model::quantity::format_resource;
+use karpenter_model::wellknown::labels;
+
+use crate::dense::{Bitset, Vector};
+use crate::solve::Solver;
+
+fn describe(s: &Solver<'_>, v: &Vector) -> String {
+    s.names
+        .resources(v)
+        .iter()
+        .map(|(k, q)| format!("{k}={}", format_resource(k, *q)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn show(reqs: &Requirements, key: &str) -> String {
+    reqs.get(key).map_or_else(
+        || format!("{key} (any)"),
+        |set| {
+            set.to_requirements(key)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        },
+    )
+}
+
+/// Why no instance type of pool `pi` can take pod `p` with requirements `reqs`; `stages` are
+/// the types left after requirements, offerings and limits.
+pub fn no_type(
+    s: &mut Solver<'_>,
+    pi: usize,
+    p: usize,
+    reqs: &Requirements,
+    stages: [&Bitset; 3],
+) -> String {
+    let [met, offered, within] = stages;
+    if met.is_empty() {
+        let pool_types = s.pools[pi].types.clone();
+        if pool_types.is_empty() {
+            return "the nodepool's requirements match no instance type".into();
+        }
+        let keys: Vec<String> = reqs
+            .keys()
+            .filter(|k| *k != labels::HOSTNAME)
+            .map(str::to_string)
+            .collect();
+        for key in keys {
+            let mut only = Requirements::new();
+            if let Some(set) = reqs.get(&key) {
+                only.add_set(&key, set.clone());
+            }
+            let mut b = pool_types.clone();
+            b.and(&s.types.compatible(&only));
+            if b.is_empty() {
+                return format!("no instance type met the requirement {}", show(reqs, &key));
+            }
+        }
+        return "no instance type met all the requirements together".into();
+    }
+    if offered.is_empty() {
+        return format!(
+            "no instance type meeting the requirements had an available offering ({}; {})",
+            show(reqs, labels::ZONE),
+            show(reqs, labels::CAPACITY_TYPE)
+        );
+    }
+    if within.is_empty() {
+        let rem = s.pools[pi].remaining.clone().unwrap_or_default();
+        let shown: Vec<i64> = rem
+            .iter()
+            .map(|r| if *r == i64::MAX { 0 } else { *r })
+            .collect();
+        return format!(
+            "all {} instance types meeting the requirements exceed the nodepool's remaining limits ({})",
+            offered.count(),
+            describe(s, &shown)
+        );
+    }
+    let requests = s.pods[p].requests.clone();
+    let cpu = s.names.slot("cpu").unwrap_or(0);
+    let largest = within.iter().max_by_key(|&i| {
+        (
+            s.pools[pi].eff[i].get(cpu).copied().unwrap_or(0),
+            std::cmp::Reverse(i),
+        )
+    });
+    let mut msg = format!(
+        "no instance type had enough resources for {} ({} types meet the requirements",
+        describe(s, &requests),
+        within.count()
+    );
+    if let Some(i) = largest {
+        let eff = s.pools[pi].eff[i].clone();
+        let daemon = s.pools[pi].daemon[i].clone();
+        msg.push_str(&format!(
+            "; the largest, {}, leaves {}",
+            s.types.its[i].name,
+            describe(s, &eff.iter().map(|q| (*q).max(0)).collect())
+        ));
+        if daemon.iter().any(|q| *q > 0) {
+            msg.push_str(&format!(
+                " after daemonset overhead {}",
+                describe(s, &daemon)
+            ));
+        }
+    }
+    msg.push(')');
+    let excluded = offered.count() - within.count();
+    if excluded > 0 {
+        let rem = s.pools[pi].remaining.clone().unwrap_or_default();
+        let shown: Vec<i64> = rem
+            .iter()
+            .map(|r| if *r == i64::MAX { 0 } else { *r })
+            .collect();
+        msg.push_str(&format!(
+            "; {excluded} more instance types exceed the nodepool's remaining limits ({})",
+            describe(s, &shown)
+        ));
+    }
+    if requests.get(cpu).is_some_and(|c| *c >= 1_000_000_000) {
+        msg.push_str(
+            "; a CPU request of a million cores or more: did you mean 'm' rather than 'M'?",
+        );
+    }
+    msg
+}

@@ -1,0 +1,173 @@
+//! The instance-type side of a solve: every type's requirements and allocatable in dense
+//! form, and cached answers to the two questions the hot loop asks again and again: which
+//! types intersect these requirements, and which have an available offering compatible with
+//! them (with the cheapest such price). Caches are keyed by value, so they never change an
+//! answer, only its cost.
+
+use std::collections::{BTreeSet, HashMap};
+
+use karpenter_model::wellknown::{aws_labels, labels};
+use karpenter_model::{InstanceType, Offering, Op, Requirements, ValueSet};
+
+use crate::dense::{Bitset, ResourceNames, Vector};
+
+/// Which types have a compatible available offering, and the cheapest price of each.
+#[derive(Debug, Clone)]
+pub struct Offered {
+    /// Types with at least one compatible available offering.
+    pub types: Bitset,
+    /// Cheapest compatible available price per type (infinite when none).
+    pub price: Vec<f64>,
+}
+
+/// The instance types of one solve.
+pub struct Types<'a> {
+    /// The catalog.
+    pub its: &'a [InstanceType],
+    /// Full requirements (name, zones, capacity types included) per type.
+    pub reqs: Vec<Requirements>,
+    /// Allocatable per type.
+    pub alloc: Vec<Vector>,
+    /// Capacity per type (for NodePool limits).
+    pub capacity: Vec<Vector>,
+    defined: BTreeSet<String>,
+    compat: HashMap<String, HashMap<ValueSet, Bitset>>,
+    offered: HashMap<[Option<ValueSet>; 4], Offered>,
+}
+
+const OFFERING_KEYS: [&str; 4] = [
+    labels::ZONE,
+    labels::CAPACITY_TYPE,
+    aws_labels::ZONE_ID,
+    aws_labels::CAPACITY_RESERVATION_ID,
+];
+
+/// Does a label with `value` (absent when `None`) satisfy `set`?
+pub fn allows(set: Option<&ValueSet>, value: Option<&str>) -> bool {
+    match (set, value) {
+        (None, _) => true,
+        (Some(s), Some(v)) => s.has(v),
+        (Some(s), None) => matches!(s.operator(), Op::NotIn | Op::DoesNotExist),
+    }
+}
+
+fn offering_values(o: &Offering) -> [Option<&str>; 4] {
+    [
+        Some(o.zone.as_str()),
+        Some(o.capacity_type.as_str()),
+        o.zone_id.as_deref(),
+        o.reservation_id.as_deref(),
+    ]
+}
+
+/// Is the offering available and compatible with `reqs`?
+pub fn offering_ok(o: &Offering, reqs: &Requirements) -> bool {
+    o.available
+        && OFFERING_KEYS
+            .iter()
+            .zip(offering_values(o))
+            .all(|(k, v)| allows(reqs.get(k), v))
+}
+
+impl<'a> Types<'a> {
+    /// Index the catalog; `names` must already know every resource name of the types.
+    pub fn new(its: &'a [InstanceType], names: &ResourceNames) -> Self {
+        let reqs: Vec<Requirements> = its
+            .iter()
+            .map(|t| Requirements::from_requirements(&t.full_requirements()))
+            .collect();
+        let defined = reqs
+            .iter()
+            .flat_map(|r| r.keys().map(str::to_string))
+            .collect();
+        Types {
+            its,
+            alloc: its.iter().map(|t| names.vector(&t.allocatable())).collect(),
+            capacity: its.iter().map(|t| names.vector(&t.capacity)).collect(),
+            reqs,
+            defined,
+            compat: HashMap::new(),
+            offered: HashMap::new(),
+        }
+    }
+
+    /// Number of types.
+    pub fn len(&self) -> usize {
+        self.its.len()
+    }
+
+    /// Types whose requirements intersect `reqs` (keys no type defines are ignored, as
+    /// upstream's `Intersects` allows undefined keys).
+    pub fn compatible(&mut self, reqs: &Requirements) -> Bitset {
+        let mut out = Bitset::full(self.its.len());
+        for key in reqs.keys() {
+            if !self.defined.contains(key) {
+                continue;
+            }
+            let Some(set) = reqs.get(key) else { continue };
+            let per_key = self.compat.entry(key.to_string()).or_default();
+            if let Some(b) = per_key.get(set) {
+                out.and(b);
+                continue;
+            }
+            let mut b = Bitset::new(self.reqs.len());
+            for (i, r) in self.reqs.iter().enumerate() {
+                if r.get(key).is_none_or(|own| own.intersects(set)) {
+                    b.insert(i);
+                }
+            }
+            out.and(&b);
+            per_key.insert(set.clone(), b);
+        }
+        out
+    }
+
+    /// Types with an available offering compatible with `reqs`, and their cheapest prices.
+    pub fn offered(&mut self, reqs: &Requirements) -> &Offered {
+        let key = OFFERING_KEYS.map(|k| reqs.get(k).cloned());
+        let its = self.its;
+        self.offered.entry(key).or_insert_with(|| {
+            let mut types = Bitset::new(its.len());
+            let mut price = vec![f64::INFINITY; its.len()];
+            for (i, t) in its.iter().enumerate() {
+                for o in t.offerings.iter().filter(|o| offering_ok(o, reqs)) {
+                    types.insert(i);
+                    price[i] = price[i].min(o.price);
+                }
+            }
+            Offered { types, price }
+        })
+    }
+
+    /// The cheapest offering of type `i` compatible with `reqs` (ties: zone, capacity type).
+    pub fn cheapest(&self, i: usize, reqs: &Requirements) -> Option<&Offering> {
+        self.its[i]
+            .offerings
+            .iter()
+            .filter(|o| offering_ok(o, reqs))
+            .min_by(|a, b| {
+                a.price
+                    .total_cmp(&b.price)
+                    .then_with(|| a.zone.cmp(&b.zone))
+                    .then_with(|| a.capacity_type.cmp(&b.capacity_type))
+            })
+    }
+
+    /// Distinct values of `key` across `types` (minValues counting).
+    pub fn distinct_values(&self, types: &Bitset, key: &str, reqs: &Requirements) -> usize {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for i in types.iter() {
+            if let Some(set) = self.reqs[i].get(key)
+                && !set.complement
+            {
+                seen.extend(
+                    set.values
+                        .iter()
+                        .filter(|v| allows(reqs.get(key), Some(v)))
+                        .map(String::as_str),
+                );
+            }
+        }
+        seen.len()
+    }
+}
