@@ -296,6 +296,32 @@ impl Requirements {
         self.intersects(incoming)
     }
 
+    /// [`Requirements::intersects`] as a yes/no answer, without building an explanation.
+    pub fn intersects_ok(&self, incoming: &Requirements) -> bool {
+        incoming.sets.iter().all(|(key, inc)| {
+            self.sets
+                .get(key)
+                .is_none_or(|existing| existing.intersects(inc))
+        })
+    }
+
+    /// [`Requirements::compatible`] as a yes/no answer, without building an explanation.
+    pub fn compatible_ok(
+        &self,
+        incoming: &Requirements,
+        allow_undefined: impl Fn(&str) -> bool,
+    ) -> bool {
+        incoming
+            .sets
+            .iter()
+            .all(|(key, inc)| match self.sets.get(key) {
+                Some(existing) => existing.intersects(inc),
+                None => {
+                    allow_undefined(key) || matches!(inc.operator(), Op::NotIn | Op::DoesNotExist)
+                }
+            })
+    }
+
     /// Labels a node meeting these requirements gets: every key whose set resolved to one
     /// value.
     pub fn single_values(&self) -> BTreeMap<&str, &str> {

@@ -2,12 +2,12 @@
 //! (after the DaemonSet pods it still has to run), kept in a max-tree so a pod finds the
 //! first node, in upstream's order, with room for it without visiting full nodes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use karpenter_model::wellknown::labels;
 use karpenter_model::{Op, Requirements, ValueSet};
 
-use crate::dense::{ResourceNames, Vector};
+use crate::dense::{Bitset, ResourceNames, Vector};
 use crate::input::{ExistingNode, HostPort, Input};
 use crate::taints::tolerates;
 use crate::well_known;
@@ -57,12 +57,12 @@ pub fn build(input: &Input, names: &ResourceNames) -> (Vec<NodeState>, Vec<usize
                     continue;
                 }
                 let fits_terms = if ds.required_terms.is_empty() {
-                    reqs.compatible(&ds.node_selector, well_known).is_ok()
+                    reqs.compatible_ok(&ds.node_selector, well_known)
                 } else {
                     ds.required_terms.iter().any(|t| {
                         let mut r = ds.node_selector.clone();
                         r.add_all(t);
-                        reqs.compatible(&r, well_known).is_ok()
+                        reqs.compatible_ok(&r, well_known)
                     })
                 };
                 if fits_terms {
@@ -155,6 +155,166 @@ impl MaxTree {
         let mid = (lo + hi) / 2;
         self.search(2 * n, lo, mid, from, need)
             .or_else(|| self.search(2 * n + 1, mid, hi, from, need))
+    }
+}
+
+/// A pod's static view of nodes: its requirements and tolerations (what never changes
+/// during a solve), for caching which nodes it could ever use.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Signature {
+    /// Node requirements the pod is tried with.
+    pub reqs: Requirements,
+    /// Tolerations.
+    pub tolerations: Vec<karpenter_model::Toleration>,
+    /// PreferNoSchedule taints tolerated.
+    pub tolerate_prefer: bool,
+}
+
+/// Search structure over existing nodes: the global max-tree, plus lazily built trees per
+/// (pod signature, zone) holding only the nodes such a pod could use in that zone, so a pod
+/// skips incompatible or full nodes without visiting them. Results equal a scan in order.
+pub struct NodeIndex {
+    dims: usize,
+    /// Node index per position.
+    pub order: Vec<usize>,
+    zone_of: Vec<usize>,
+    zones: usize,
+    global: MaxTree,
+    leaves: Vec<Vector>,
+    signatures: HashMap<Signature, usize>,
+    members: Vec<Bitset>,
+    trees: HashMap<(usize, usize), MaxTree>,
+}
+
+/// Most (signature, zone) trees kept (each holds a vector per node).
+const MAX_TREES: usize = 256;
+
+impl NodeIndex {
+    /// Index `nodes` in try order; `zone_of_node` gives each node's zone id (`zones` when
+    /// it has none).
+    pub fn new(
+        nodes: &[NodeState],
+        order: Vec<usize>,
+        zone_of_node: &[usize],
+        zones: usize,
+        dims: usize,
+    ) -> Self {
+        let leaves: Vec<Vector> = order.iter().map(|&n| nodes[n].available.clone()).collect();
+        let refs: Vec<&Vector> = leaves.iter().collect();
+        NodeIndex {
+            dims,
+            global: MaxTree::new(&refs, dims),
+            zone_of: order.iter().map(|&n| zone_of_node[n]).collect(),
+            order,
+            zones,
+            leaves,
+            signatures: HashMap::new(),
+            members: Vec::new(),
+            trees: HashMap::new(),
+        }
+    }
+
+    /// Number of positions.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// The id of a signature, computing which positions it is statically compatible with.
+    pub fn signature(&mut self, sig: &Signature, input: &Input, nodes: &[NodeState]) -> usize {
+        if let Some(&id) = self.signatures.get(sig) {
+            return id;
+        }
+        let mut members = Bitset::new(self.order.len());
+        for (pos, &n) in self.order.iter().enumerate() {
+            if tolerates(
+                &input.existing[n].taints,
+                &sig.tolerations,
+                sig.tolerate_prefer,
+            ) && nodes[n].reqs.compatible_ok(&sig.reqs, well_known)
+            {
+                members.insert(pos);
+            }
+        }
+        self.members.push(members);
+        self.signatures.insert(sig.clone(), self.members.len() - 1);
+        self.members.len() - 1
+    }
+
+    fn tree(&mut self, sig: usize, zone: usize) -> Option<&MaxTree> {
+        if !self.trees.contains_key(&(sig, zone)) {
+            if self.trees.len() >= MAX_TREES {
+                return None;
+            }
+            let none = vec![-1; self.dims];
+            let refs: Vec<&Vector> = (0..self.order.len())
+                .map(|pos| {
+                    if self.members[sig].contains(pos) && self.zone_of[pos] == zone {
+                        &self.leaves[pos]
+                    } else {
+                        &none
+                    }
+                })
+                .collect();
+            let t = MaxTree::new(&refs, self.dims);
+            self.trees.insert((sig, zone), t);
+        }
+        self.trees.get(&(sig, zone))
+    }
+
+    /// The first position at or after `from`, among nodes of signature `sig` in `zones`
+    /// (all zones when `None`; nodes without a zone always), with room for `need`.
+    pub fn first_fit(
+        &mut self,
+        sig: usize,
+        zones: Option<&[usize]>,
+        from: usize,
+        need: &[i64],
+    ) -> Option<usize> {
+        let all: Vec<usize>;
+        let zones = match zones {
+            Some(z) => z,
+            None => {
+                all = (0..self.zones).collect();
+                &all
+            }
+        };
+        let mut best: Option<usize> = None;
+        let no_zone = self.zones;
+        for &z in zones.iter().chain(std::iter::once(&no_zone)) {
+            match self.tree(sig, z) {
+                Some(t) => {
+                    if let Some(p) = t.first_fit(from, need) {
+                        best = Some(best.map_or(p, |b| b.min(p)));
+                    }
+                }
+                None => return self.scan(sig, zones, from, need),
+            }
+        }
+        best
+    }
+
+    fn scan(&self, sig: usize, zones: &[usize], from: usize, need: &[i64]) -> Option<usize> {
+        let mut pos = from;
+        while let Some(p) = self.global.first_fit(pos, need) {
+            let z = self.zone_of[p];
+            if self.members[sig].contains(p) && (z == self.zones || zones.contains(&z)) {
+                return Some(p);
+            }
+            pos = p + 1;
+        }
+        None
+    }
+
+    /// Position `pos` now has `available` left.
+    pub fn update(&mut self, pos: usize, available: &[i64]) {
+        self.leaves[pos].copy_from_slice(available);
+        self.global.update(pos, available);
+        let zone = self.zone_of[pos];
+        for ((sig, z), t) in self.trees.iter_mut() {
+            if *z == zone && self.members[*sig].contains(pos) {
+                t.update(pos, available);
+            }
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub struct PodState {
     pub selected_by_inverse: Vec<usize>,
     /// Owned groups, in constraint order.
     pub owned: Vec<usize>,
+    /// Cached static signature id for existing-node search (cleared by relaxation).
+    pub signature: Option<usize>,
 }
 
 fn by_weight<T: Clone>(list: &[Weighted<T>]) -> Vec<T> {
@@ -48,6 +50,7 @@ fn by_weight<T: Clone>(list: &[Weighted<T>]) -> Vec<T> {
 
 impl PodState {
     fn rebuild(&mut self, node_selector: &Requirements) {
+        self.signature = None;
         self.strict = node_selector.clone();
         if let Some(first) = self.required_terms.first() {
             self.strict.add_all(first);

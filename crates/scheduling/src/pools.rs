@@ -67,7 +67,7 @@ pub fn build(input: &Input, names: &ResourceNames, types: &mut Types<'_>) -> Vec
                 }
                 let mut on = Bitset::new(n);
                 for alt in alternatives(&ds.node_selector, &ds.required_terms) {
-                    if pool.requirements.compatible(&alt, well_known).is_err() {
+                    if !pool.requirements.compatible_ok(&alt, well_known) {
                         continue;
                     }
                     let mut merged = pool.requirements.clone();

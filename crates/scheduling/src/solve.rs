@@ -7,7 +7,7 @@
 //! Nothing here has a timeout: every pod is decided. The hot loop avoids strings; reasons
 //! are formatted only for NodePool failures.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
 
 use karpenter_model::wellknown::labels;
@@ -15,7 +15,7 @@ use karpenter_model::{Op, Requirements, ValueSet};
 
 use crate::dense::{self, Bitset, ResourceNames, Vector};
 use crate::input::{HostPort, Input, MinValuesPolicy, PendingPod};
-use crate::nodes::{self, MaxTree, NodeState};
+use crate::nodes::{self, NodeIndex, NodeState, Signature};
 use crate::plan::Plan;
 use crate::pods::{self, PodState};
 use crate::pools::{self, PoolState};
@@ -43,7 +43,14 @@ pub struct Claim {
     pub pods: Vec<usize>,
     /// Host ports of its pods.
     pub ports: Vec<HostPort>,
+    /// Cheapest candidate type.
+    pub cheapest: usize,
+    /// Its price.
+    pub price: f64,
 }
+
+/// How many accepting NodeClaims a pod compares when none has room without growing.
+const CHOICES: usize = 8;
 
 /// Where a pod went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +70,12 @@ pub struct Solver<'a> {
     pool_order: Vec<usize>,
     prefer_taints: bool,
     nodes: Vec<NodeState>,
-    node_order: Vec<usize>,
-    tree: MaxTree,
+    index: NodeIndex,
     pub(crate) topology: Topology,
     pub(crate) pods: Vec<PodState>,
     pub(crate) claims: Vec<Claim>,
     by_size: BTreeSet<(usize, usize)>,
+    fit_from: HashMap<(Vector, usize, Option<Vec<usize>>), usize>,
     pub(crate) placed: Vec<Option<Place>>,
     pub(crate) errors: Vec<Option<String>>,
 }
@@ -143,10 +150,28 @@ fn constrain(
             continue;
         }
         let key = &topology.group(r).key;
-        let target = reqs.get_or_insert_with(|| base.clone());
-        topology.constrain(r, st.strict.get(key), self_sel, target)?;
+        let node_set = reqs.as_ref().unwrap_or(base).get(key);
+        if let Some(narrower) = topology.narrow(r, st.strict.get(key), self_sel, node_set)? {
+            reqs.get_or_insert_with(|| base.clone())
+                .add_set(key, narrower);
+        }
     }
     Ok(())
+}
+
+/// The cheap part of [`constrain`]: hostname groups only (one lookup each).
+fn hostname_ok(topology: &Topology, st: &PodState, slot: usize) -> bool {
+    let owned = st
+        .owned
+        .iter()
+        .map(|&g| (GroupRef::Owned(g), st.selects_self(g)));
+    let inverse = st
+        .selected_by_inverse
+        .iter()
+        .map(|&g| (GroupRef::Inverse(g), true));
+    owned
+        .chain(inverse)
+        .all(|(r, self_sel)| !topology.is_hostname(r) || topology.slot_ok(r, slot, self_sel))
 }
 
 /// Add the first volume alternative compatible with the requirements.
@@ -158,7 +183,7 @@ fn add_volumes(pod: &PendingPod, base: &Requirements, reqs: &mut Option<Requirem
     let Some(alt) = pod
         .volume_requirements
         .iter()
-        .find(|alt| current.compatible(alt, well_known).is_ok())
+        .find(|alt| current.compatible_ok(alt, well_known))
     else {
         return false;
     };
@@ -207,8 +232,6 @@ impl<'a> Solver<'a> {
                 .then_with(|| pb.name.cmp(&pa.name))
         });
         let (nodes, node_order) = nodes::build(input, &names);
-        let leaves: Vec<&Vector> = node_order.iter().map(|&n| &nodes[n].available).collect();
-        let tree = MaxTree::new(&leaves, names.len());
         let mut topology = Topology::new(domains(input, &types, &pools), input.existing.len());
         for t in input.bound.iter().flat_map(|b| &b.anti_affinity) {
             topology.inverse_group(t);
@@ -220,6 +243,18 @@ impl<'a> Solver<'a> {
             input.options.preference_policy,
         );
         count_bound_pods(input, &nodes, &mut topology);
+        let zones = topology.domain_count(labels::ZONE);
+        let zone_of: Vec<usize> = input
+            .existing
+            .iter()
+            .map(|n| {
+                n.labels
+                    .get(labels::ZONE)
+                    .and_then(|z| topology.domain_id(labels::ZONE, z))
+                    .unwrap_or(zones)
+            })
+            .collect();
+        let index = NodeIndex::new(&nodes, node_order, &zone_of, zones, names.len());
         let n = input.pods.len();
         Solver {
             input,
@@ -229,12 +264,12 @@ impl<'a> Solver<'a> {
             pools,
             pool_order,
             nodes,
-            node_order,
-            tree,
+            index,
             topology,
             pods: states,
             claims: Vec::new(),
             by_size: BTreeSet::new(),
+            fit_from: HashMap::new(),
             placed: vec![None; n],
             errors: vec![None; n],
         }
@@ -283,29 +318,62 @@ impl<'a> Solver<'a> {
     }
 
     fn add(&mut self, p: usize) -> Result<(), String> {
-        // 1. existing nodes, in order, skipping those without room
-        let mut pos = 0;
-        while let Some(i) = self.tree.first_fit(pos, &self.pods[p].requests) {
-            let n = self.node_order[i];
-            if let Some(reqs) = self.try_node(p, n) {
-                self.commit_node(p, n, i, reqs);
-                return Ok(());
+        // 1. existing nodes, in order, skipping those without room; room only shrinks
+        //    during a solve, so where a request vector first fits only moves forward
+        if self.index.len() > 0 {
+            let sig = self.signature(p);
+            let zones = self.allowed_zones(p);
+            let key = (self.pods[p].requests.clone(), sig, zones);
+            let mut pos = self.fit_from.get(&key).copied().unwrap_or(0);
+            let mut first = None;
+            while let Some(i) = self.index.first_fit(sig, key.2.as_deref(), pos, &key.0) {
+                let earliest = *first.get_or_insert(i);
+                let n = self.index.order[i];
+                if let Some(reqs) = self.try_node(p, n) {
+                    self.fit_from.insert(key, earliest);
+                    self.commit_node(p, n, i, reqs);
+                    return Ok(());
+                }
+                pos = i + 1;
             }
-            pos = i + 1;
+            let end = first.unwrap_or(self.index.len());
+            self.fit_from.insert(key, end);
         }
-        // 2. NodeClaims of this solve, fewest pods first
+        // 2. NodeClaims of this solve, fewest pods first; the first that takes the pod
+        //    without a larger instance type wins, else the cheapest increase among the
+        //    first few that take it (upstream takes the first that accepts)
         if !self.claims_blocked(p) {
+            let mut best: Option<(f64, usize, Option<Requirements>, Bitset)> = None;
+            let mut accepted = 0;
             let mut next = self.by_size.first().copied();
             while let Some(key) = next {
-                if let Some((reqs, types)) = self.try_claim(p, key.1) {
-                    self.commit_claim(p, key.1, reqs, types);
-                    return Ok(());
+                if let Some((reqs, types, increase)) = self.try_claim(p, key.1) {
+                    if increase <= 0.0 {
+                        best = Some((increase, key.1, reqs, types));
+                        break;
+                    }
+                    if best.as_ref().is_none_or(|b| increase < b.0) {
+                        best = Some((increase, key.1, reqs, types));
+                    }
+                    accepted += 1;
+                    if accepted >= CHOICES {
+                        break;
+                    }
                 }
                 next = self
                     .by_size
                     .range((Excluded(key), Unbounded))
                     .next()
                     .copied();
+            }
+            if let Some((increase, c, reqs, types)) = best {
+                // joining would narrow the claim (say, to on-demand only) and raise its
+                // price by more than a NodeClaim of the pod's own would cost: open one
+                let narrowing = reqs.is_some() && increase > 0.0;
+                if !narrowing || self.fresh_price(p).is_none_or(|fresh| increase <= fresh) {
+                    self.commit_claim(p, c, reqs, types);
+                    return Ok(());
+                }
             }
         }
         // 3. a new NodeClaim from the first NodePool that can take the pod
@@ -328,6 +396,67 @@ impl<'a> Solver<'a> {
         Err(reasons.join("; "))
     }
 
+    /// Price of a NodeClaim holding only pod `p`, from the first NodePool that can take it.
+    fn fresh_price(&mut self, p: usize) -> Option<f64> {
+        for k in 0..self.pool_order.len() {
+            let pi = self.pool_order[k];
+            if let Some((reqs, types)) = self.new_claim_quiet(p, pi) {
+                let prices = &self.types.offered(&reqs).price;
+                return Some(
+                    types
+                        .iter()
+                        .map(|i| prices[i])
+                        .fold(f64::INFINITY, f64::min),
+                );
+            }
+        }
+        None
+    }
+
+    /// The pod's static signature id (cached until relaxation changes it).
+    fn signature(&mut self, p: usize) -> usize {
+        if let Some(id) = self.pods[p].signature {
+            return id;
+        }
+        let st = &self.pods[p];
+        let sig = Signature {
+            reqs: st.reqs.clone(),
+            tolerations: self.input.pods[p].tolerations.clone(),
+            tolerate_prefer: st.tolerate_prefer,
+        };
+        let id = self.index.signature(&sig, self.input, &self.nodes);
+        self.pods[p].signature = Some(id);
+        id
+    }
+
+    /// Zone ids an existing node may be in for the pod's zone-keyed topology groups; `None`
+    /// when no group restricts zones.
+    fn allowed_zones(&self, p: usize) -> Option<Vec<usize>> {
+        let st = &self.pods[p];
+        let owned = st
+            .owned
+            .iter()
+            .map(|&g| (GroupRef::Owned(g), st.selects_self(g)));
+        let inverse = st
+            .selected_by_inverse
+            .iter()
+            .map(|&g| (GroupRef::Inverse(g), true));
+        let mut out: Option<Vec<usize>> = None;
+        for (r, self_sel) in owned.chain(inverse) {
+            if self.topology.group(r).key != labels::ZONE {
+                continue;
+            }
+            let allowed = self
+                .topology
+                .allowed_single(r, st.strict.get(labels::ZONE), self_sel);
+            out = Some(match out {
+                None => allowed,
+                Some(prev) => prev.into_iter().filter(|z| allowed.contains(z)).collect(),
+            });
+        }
+        out
+    }
+
     fn claims_blocked(&self, p: usize) -> bool {
         let st = &self.pods[p];
         let n = self.claims.len();
@@ -347,7 +476,7 @@ impl<'a> Solver<'a> {
         if !tolerates(&node.taints, &pod.tolerations, st.tolerate_prefer)
             || ports_conflict(&pod.host_ports, &ns.ports)
             || !self.volumes_fit(p, n)
-            || ns.reqs.compatible(&st.reqs, well_known).is_err()
+            || !ns.reqs.compatible_ok(&st.reqs, well_known)
         {
             return None;
         }
@@ -396,25 +525,28 @@ impl<'a> Solver<'a> {
                 .or_default()
                 .insert(v.volume.clone());
         }
-        self.tree.update(pos, &ns.available);
+        self.index.update(pos, &ns.available);
         let final_reqs = reqs.unwrap_or_else(|| ns.reqs.clone());
         let taints = &self.input.existing[n].taints;
         record(&mut self.topology, &self.pods[p], n, &final_reqs, taints);
         self.placed[p] = Some(Place::Node(n));
     }
 
-    fn try_claim(&mut self, p: usize, c: usize) -> Option<(Option<Requirements>, Bitset)> {
+    /// Can claim `c` take pod `p`? The narrowed requirements (if they change), the remaining
+    /// types and the price increase.
+    fn try_claim(&mut self, p: usize, c: usize) -> Option<(Option<Requirements>, Bitset, f64)> {
         let (pod, st) = (&self.input.pods[p], &self.pods[p]);
         let claim = &self.claims[c];
         let pool = &self.pools[claim.pool];
         if !dense::fits(&claim.used, &st.requests, &claim.max_eff)
+            || !hostname_ok(&self.topology, st, claim.slot)
             || !tolerates(
                 &self.input.pools[claim.pool].taints,
                 &pod.tolerations,
                 st.tolerate_prefer,
             )
             || ports_conflict(&pod.host_ports, &claim.ports)
-            || claim.reqs.compatible(&st.reqs, well_known).is_err()
+            || !claim.reqs.compatible_ok(&st.reqs, well_known)
         {
             return None;
         }
@@ -449,7 +581,14 @@ impl<'a> Solver<'a> {
         if self.min_values_unmet(r, &cand).is_some() {
             return None;
         }
-        Some((reqs, cand))
+        let claim = &self.claims[c];
+        let increase = if reqs.is_none() && cand.contains(claim.cheapest) {
+            0.0
+        } else {
+            let prices = &self.types.offered(r).price;
+            cand.iter().map(|i| prices[i]).fold(f64::INFINITY, f64::min) - claim.price
+        };
+        Some((reqs, cand, increase))
     }
 
     /// The first minValues requirement `types` cannot meet under the Strict policy.
@@ -475,6 +614,13 @@ impl<'a> Solver<'a> {
             claim.reqs = r;
         }
         claim.max_eff = max_eff(&types, &self.pools[claim.pool].eff, dims);
+        let prices = &self.types.offered(&claim.reqs).price;
+        let (cheapest, price) = types
+            .iter()
+            .map(|i| (i, prices[i]))
+            .fold((0, f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
+        claim.cheapest = cheapest;
+        claim.price = price;
         claim.types = types;
         dense::add(&mut claim.used, &self.pods[p].requests);
         claim.pods.push(p);
@@ -494,21 +640,45 @@ impl<'a> Solver<'a> {
     }
 
     fn new_claim(&mut self, p: usize, pi: usize) -> Result<(Requirements, Bitset), String> {
+        self.new_claim_inner(p, pi, true)
+            .map_err(|e| e.unwrap_or_default())
+    }
+
+    /// [`Solver::new_claim`] without formatting a reason (for cost comparisons).
+    fn new_claim_quiet(&mut self, p: usize, pi: usize) -> Option<(Requirements, Bitset)> {
+        self.new_claim_inner(p, pi, false).ok()
+    }
+
+    /// A new NodeClaim from pool `pi` for pod `p`; on failure the reason when `explain`.
+    fn new_claim_inner(
+        &mut self,
+        p: usize,
+        pi: usize,
+        explain: bool,
+    ) -> Result<(Requirements, Bitset), Option<String>> {
         let (pod, st) = (&self.input.pods[p], &self.pods[p]);
         let pool = &self.input.pools[pi];
+        let why = |m: &dyn Fn() -> String| explain.then(m);
         if let Some(t) = untolerated(&pool.taints, &pod.tolerations, st.tolerate_prefer) {
-            return Err(format!(
-                "did not tolerate taint {}={}:{}",
-                t.key,
-                t.value,
-                t.effect.as_str()
+            return Err(why(&|| {
+                format!(
+                    "did not tolerate taint {}={}:{}",
+                    t.key,
+                    t.value,
+                    t.effect.as_str()
+                )
+            }));
+        }
+        if !pool.requirements.compatible_ok(&st.reqs, well_known) {
+            return Err(why(
+                &|| match pool.requirements.compatible(&st.reqs, well_known) {
+                    Err(e) => format!("incompatible requirements, {e}"),
+                    Ok(()) => "incompatible requirements".into(),
+                },
             ));
         }
-        pool.requirements
-            .compatible(&st.reqs, well_known)
-            .map_err(|e| format!("incompatible requirements, {e}"))?;
         if self.pools[pi].nodes_left.is_some_and(|n| n <= 0) {
-            return Err("limits.nodes exhausted".into());
+            return Err(why(&|| "limits.nodes exhausted".into()));
         }
         let slot = self.input.existing.len() + self.claims.len();
         let mut base = pool.requirements.clone();
@@ -518,10 +688,13 @@ impl<'a> Solver<'a> {
             ValueSet::from_op(Op::In, &[placeholder(slot)]),
         );
         let mut reqs = None;
-        constrain(&self.topology, st, slot, &base, &mut reqs)
-            .map_err(|e| self.topology.explain(&e))?;
+        if let Err(e) = constrain(&self.topology, st, slot, &base, &mut reqs) {
+            return Err(why(&|| self.topology.explain(&e)));
+        }
         if !add_volumes(pod, &base, &mut reqs) {
-            return Err("no volume topology alternative is compatible with the nodepool".into());
+            return Err(why(&|| {
+                "no volume topology alternative is compatible with the nodepool".into()
+            }));
         }
         let reqs = reqs.unwrap_or(base);
         let ps = &self.pools[pi];
@@ -532,26 +705,32 @@ impl<'a> Solver<'a> {
         let offered = cand.clone();
         let within = ps.within_limits(&cand, &self.types);
         let mut fit = within.clone();
+        let zero = vec![0; st.requests.len()];
         for i in within.iter() {
-            if !dense::fits(&vec![0; st.requests.len()], &st.requests, &ps.eff[i])
+            if !dense::fits(&zero, &st.requests, &ps.eff[i])
                 || ports_conflict(&pod.host_ports, &ps.daemon_ports[i])
             {
                 fit.remove(i);
             }
         }
         if fit.is_empty() {
-            return Err(explain::no_type(
+            if !explain {
+                return Err(None);
+            }
+            return Err(Some(explain::no_type(
                 self,
                 pi,
                 p,
                 &reqs,
                 [&met_reqs, &offered, &within],
-            ));
+            )));
         }
         if let Some((key, need, have)) = self.min_values_unmet(&reqs, &fit) {
-            return Err(format!(
-                "minValues requirement not met: {key} needs {need} distinct values, {have} available"
-            ));
+            return Err(why(&|| {
+                format!(
+                    "minValues requirement not met: {key} needs {need} distinct values, {have} available"
+                )
+            }));
         }
         Ok((reqs, fit))
     }
@@ -569,6 +748,8 @@ impl<'a> Solver<'a> {
             max_eff: Vec::new(),
             pods: Vec::new(),
             ports: Vec::new(),
+            cheapest: 0,
+            price: 0.0,
         });
         self.by_size.insert((0, c));
         self.commit_claim(p, c, None, types);

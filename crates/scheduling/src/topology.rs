@@ -50,11 +50,7 @@ pub struct NodeFilter {
 
 impl NodeFilter {
     fn matches(&self, reqs: &Requirements, taints: &[Taint]) -> bool {
-        (self.terms.is_empty()
-            || self
-                .terms
-                .iter()
-                .any(|t| reqs.compatible(t, well_known).is_ok()))
+        (self.terms.is_empty() || self.terms.iter().any(|t| reqs.compatible_ok(t, well_known)))
             && self
                 .tolerations
                 .as_ref()
@@ -308,22 +304,80 @@ impl Topology {
         }
     }
 
-    /// Narrow `reqs` (node requirements merged with the pod's) to the domains the pod may
-    /// take under (non-hostname) group `r`; `pod_domains` is the pod's strict requirement on
-    /// the key and `self_selecting` whether the group selects the pod. `Err` names the rule.
-    pub fn constrain(
+    /// Domain ids of `key` a node labelled with that single domain may have under
+    /// (non-hostname) group `r`: what [`Topology::narrow`] accepts for such a node.
+    pub fn allowed_single(
         &self,
         r: GroupRef,
         pod_domains: Option<&ValueSet>,
         self_selecting: bool,
-        reqs: &mut Requirements,
-    ) -> Result<(), TopologyError> {
+    ) -> Vec<usize> {
+        let g = self.group(r);
+        let domains = self.domain_list(&g.key);
+        let pod_has = |d: &str| pod_domains.is_none_or(|s| s.has(d));
+        let ids = 0..domains.len();
+        match g.kind {
+            Kind::Spread {
+                max_skew,
+                min_domains,
+            } => {
+                let mut min = i32::MAX;
+                let mut eligible = 0;
+                for (i, d) in domains.iter().enumerate() {
+                    if pod_has(d) {
+                        eligible += 1;
+                        min = min.min(g.count(i));
+                    }
+                }
+                if min_domains.is_some_and(|m| eligible < m) || min == i32::MAX {
+                    min = 0;
+                }
+                ids.filter(|&i| g.count(i) + i32::from(self_selecting) - min <= max_skew)
+                    .collect()
+            }
+            Kind::Affinity => {
+                let with: Vec<usize> = ids
+                    .clone()
+                    .filter(|&i| pod_has(&domains[i]) && g.count(i) > 0)
+                    .collect();
+                if !with.is_empty() || !self_selecting {
+                    with
+                } else {
+                    ids.filter(|&i| pod_has(&domains[i])).collect()
+                }
+            }
+            Kind::AntiAffinity => ids
+                .filter(|&i| pod_has(&domains[i]) && g.count(i) == 0)
+                .collect(),
+        }
+    }
+
+    /// The id of domain `value` of `key`.
+    pub fn domain_id(&self, key: &str, value: &str) -> Option<usize> {
+        self.domain_ids.get(key).and_then(|m| m.get(value)).copied()
+    }
+
+    /// Number of domains of `key`.
+    pub fn domain_count(&self, key: &str) -> usize {
+        self.domain_list(key).len()
+    }
+
+    /// The narrower set of domains the pod may take under (non-hostname) group `r`, given
+    /// the node's current set `node_set` for the key; `None` when nothing narrows.
+    /// `pod_domains` is the pod's strict requirement on the key and `self_selecting` whether
+    /// the group selects the pod. `Err` names the rule.
+    pub fn narrow(
+        &self,
+        r: GroupRef,
+        pod_domains: Option<&ValueSet>,
+        self_selecting: bool,
+        node_set: Option<&ValueSet>,
+    ) -> Result<Option<ValueSet>, TopologyError> {
         let g = self.group(r);
         let fail = || TopologyError { group: r };
         let domains = self.domain_list(&g.key);
         let pod_has = |d: &str| pod_domains.is_none_or(|s| s.has(d));
-        let node_set = reqs.get(&g.key).cloned();
-        let node_has = |d: &str| node_set.as_ref().is_none_or(|s| s.has(d));
+        let node_has = |d: &str| node_set.is_none_or(|s| s.has(d));
         let chosen: Vec<&String> = match g.kind {
             Kind::Spread {
                 max_skew,
@@ -375,14 +429,21 @@ impl Topology {
         if chosen.is_empty() {
             return Err(fail());
         }
-        reqs.add_set(
-            &g.key,
-            ValueSet::from_op(Op::In, &chosen.into_iter().cloned().collect::<Vec<_>>()),
-        );
-        if reqs.get(&g.key).is_some_and(ValueSet::is_empty) {
+        if let Some(node) = node_set
+            && !node.complement
+            && node.values.iter().all(|v| chosen.contains(&v))
+        {
+            return Ok(None);
+        }
+        let set = ValueSet::from_op(Op::In, &chosen.into_iter().cloned().collect::<Vec<_>>());
+        let merged = match node_set {
+            Some(node) => node.intersection(&set),
+            None => set,
+        };
+        if merged.is_empty() {
             return Err(fail());
         }
-        Ok(())
+        Ok(Some(merged))
     }
 
     /// Record a pod landing at `slot` with final requirements `reqs` into group `r`, as

@@ -5,6 +5,7 @@
 //! answer, only its cost.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use karpenter_model::wellknown::{aws_labels, labels};
 use karpenter_model::{InstanceType, Offering, Op, Requirements, ValueSet};
@@ -32,8 +33,11 @@ pub struct Types<'a> {
     pub capacity: Vec<Vector>,
     defined: BTreeSet<String>,
     compat: HashMap<String, HashMap<ValueSet, Bitset>>,
-    offered: HashMap<[Option<ValueSet>; 4], Offered>,
+    offered: HashMap<u64, Vec<(OfferingKey, Offered)>>,
 }
+
+/// The offering-relevant requirement sets (zone, capacity type, zone id, reservation).
+type OfferingKey = [Option<ValueSet>; 4];
 
 const OFFERING_KEYS: [&str; 4] = [
     labels::ZONE,
@@ -105,11 +109,11 @@ impl<'a> Types<'a> {
                 continue;
             }
             let Some(set) = reqs.get(key) else { continue };
-            let per_key = self.compat.entry(key.to_string()).or_default();
-            if let Some(b) = per_key.get(set) {
+            if let Some(b) = self.compat.get(key).and_then(|m| m.get(set)) {
                 out.and(b);
                 continue;
             }
+            let per_key = self.compat.entry(key.to_string()).or_default();
             let mut b = Bitset::new(self.reqs.len());
             for (i, r) in self.reqs.iter().enumerate() {
                 if r.get(key).is_none_or(|own| own.intersects(set)) {
@@ -124,9 +128,28 @@ impl<'a> Types<'a> {
 
     /// Types with an available offering compatible with `reqs`, and their cheapest prices.
     pub fn offered(&mut self, reqs: &Requirements) -> &Offered {
-        let key = OFFERING_KEYS.map(|k| reqs.get(k).cloned());
-        let its = self.its;
-        self.offered.entry(key).or_insert_with(|| {
+        let sets = OFFERING_KEYS.map(|k| reqs.get(k));
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        sets.hash(&mut h);
+        let bucket = self.offered.entry(h.finish()).or_default();
+        let found = bucket
+            .iter()
+            .position(|(k, _)| k.iter().zip(&sets).all(|(a, b)| a.as_ref() == *b));
+        let index = match found {
+            Some(i) => i,
+            None => {
+                bucket.push((
+                    sets.map(|s| s.cloned()),
+                    Self::compute_offered(self.its, reqs),
+                ));
+                bucket.len() - 1
+            }
+        };
+        &bucket[index].1
+    }
+
+    fn compute_offered(its: &[InstanceType], reqs: &Requirements) -> Offered {
+        {
             let mut types = Bitset::new(its.len());
             let mut price = vec![f64::INFINITY; its.len()];
             for (i, t) in its.iter().enumerate() {
@@ -136,7 +159,7 @@ impl<'a> Types<'a> {
                 }
             }
             Offered { types, price }
-        })
+        }
     }
 
     /// The cheapest offering of type `i` compatible with `reqs` (ties: zone, capacity type).
