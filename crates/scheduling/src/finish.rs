@@ -3,7 +3,7 @@
 //! its labels, its price; pods on existing capacity; reasons for the rest; the cost bound.
 
 use karpenter_model::wellknown::labels;
-use karpenter_model::{Op, Requirement, Requirements};
+use karpenter_model::{Op, Requirement};
 
 use crate::bound::min_cover_cost;
 use crate::dense::{self, Bitset};
@@ -15,53 +15,67 @@ use crate::solve::{Place, Solver};
 pub const MAX_INSTANCE_TYPES: usize = 600;
 
 fn claim_plan(s: &mut Solver<'_>, c: usize) -> Result<ClaimPlan, String> {
-    let claim = s.claims[c].clone();
-    let prices = s.types.offered(&claim.reqs).price.clone();
-    let mut priced: Vec<(f64, &str, usize)> = claim
-        .types
+    let claim = &s.claims[c];
+    let its = s.types.its;
+    let kept: Vec<(f64, usize)> = claim
+        .by_price
         .iter()
-        .filter(|&i| prices[i].is_finite())
-        .map(|i| (prices[i], s.types.its[i].name.as_str(), i))
+        .copied()
+        .filter(|(price, _)| price.is_finite())
+        .take(MAX_INSTANCE_TYPES)
         .collect();
-    priced.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    priced.truncate(MAX_INSTANCE_TYPES);
-    let mut kept = Bitset::new(s.types.len());
-    priced.iter().for_each(|p| kept.insert(p.2));
-    if let Some((key, need, have)) = s.min_values_unmet(&claim.reqs, &kept) {
-        return Err(format!(
-            "minValues not met after keeping the {MAX_INSTANCE_TYPES} cheapest instance types: {key} needs {need}, {have} left"
-        ));
-    }
-    let min_values_relaxed = s.input.options.min_values_policy == MinValuesPolicy::BestEffort
-        && claim
-            .reqs
-            .min_values()
-            .iter()
-            .any(|(k, n)| s.types.distinct_values(&kept, k, &claim.reqs) < *n as usize);
-    let names: Vec<String> = priced.iter().map(|p| p.1.to_string()).collect();
-    let mut out = Requirements::new();
-    for r in claim.reqs.to_requirements() {
-        if r.key != labels::HOSTNAME {
-            out.add(&r);
+    if !claim.reqs.min_values().is_empty() {
+        let mut set = Bitset::new(s.types.len());
+        kept.iter().for_each(|k| set.insert(k.1));
+        if let Some((key, need, have)) = s.min_values_unmet(&claim.reqs, &set) {
+            return Err(format!(
+                "minValues not met after keeping the {MAX_INSTANCE_TYPES} cheapest instance types: {key} needs {need}, {have} left"
+            ));
         }
     }
-    out.add(&Requirement::new(
-        labels::INSTANCE_TYPE,
-        Op::In,
-        names.clone(),
-    ));
-    let labels = out
+    let claim = &s.claims[c];
+    let min_values_relaxed = s.input.options.min_values_policy == MinValuesPolicy::BestEffort
+        && claim.reqs.min_values().iter().any(|(k, n)| {
+            let mut set = Bitset::new(s.types.len());
+            kept.iter().for_each(|t| set.insert(t.1));
+            s.types.distinct_values(&set, k, &claim.reqs) < *n as usize
+        });
+    let names: Vec<String> = kept.iter().map(|k| its[k.1].name.clone()).collect();
+    let mut requirements: Vec<Requirement> = claim
+        .reqs
+        .to_requirements()
+        .into_iter()
+        .filter(|r| r.key != labels::HOSTNAME && r.key != labels::INSTANCE_TYPE)
+        .collect();
+    // values sorted by name, as every requirement's; ranks avoid sorting strings per claim
+    let mut by_name: Vec<usize> = kept.iter().map(|k| k.1).collect();
+    by_name.sort_unstable_by_key(|&i| s.types.name_rank[i]);
+    by_name.dedup_by_key(|i| s.types.name_rank[*i]);
+    requirements.push(Requirement {
+        key: labels::INSTANCE_TYPE.to_string(),
+        op: Op::In,
+        values: by_name.iter().map(|&i| its[i].name.clone()).collect(),
+    });
+    requirements.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut claim_labels: std::collections::BTreeMap<String, String> = claim
+        .reqs
         .single_values()
         .into_iter()
+        .filter(|(k, _)| *k != labels::HOSTNAME)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let cheapest = priced
+    if let [only] = names.as_slice() {
+        claim_labels.insert(labels::INSTANCE_TYPE.into(), only.clone());
+    } else {
+        claim_labels.remove(labels::INSTANCE_TYPE);
+    }
+    let cheapest = kept
         .first()
-        .and_then(|p| s.types.cheapest(p.2, &claim.reqs));
+        .and_then(|k| s.types.cheapest(k.1, &claim.reqs));
     let daemon = &s.pools[claim.pool].daemon;
     let mut overhead: Option<Vec<i64>> = None;
-    for p in &priced {
-        let d = &daemon[p.2];
+    for k in &kept {
+        let d = &daemon[k.1];
         overhead = Some(match overhead {
             None => d.clone(),
             Some(o) => o.iter().zip(d).map(|(a, b)| (*a).min(*b)).collect(),
@@ -74,8 +88,8 @@ fn claim_plan(s: &mut Solver<'_>, c: usize) -> Result<ClaimPlan, String> {
     Ok(ClaimPlan {
         node_pool: s.input.pools[claim.pool].name.clone(),
         instance_types: names,
-        requirements: out.to_requirements(),
-        labels,
+        requirements,
+        labels: claim_labels,
         pods: claim
             .pods
             .iter()

@@ -33,8 +33,10 @@ pub struct Claim {
     pub slot: usize,
     /// Requirements (with the placeholder hostname).
     pub reqs: Requirements,
-    /// Candidate types.
+    /// Types its requirements allow (resources not considered).
     pub types: Bitset,
+    /// Of those, the ones its pods fit, with their price, cheapest first (ties by name).
+    pub by_price: Vec<(f64, usize)>,
     /// Requests of its pods.
     pub used: Vector,
     /// Largest effective allocatable among the candidates, per resource.
@@ -43,10 +45,16 @@ pub struct Claim {
     pub pods: Vec<usize>,
     /// Host ports of its pods.
     pub ports: Vec<HostPort>,
-    /// Cheapest candidate type.
-    pub cheapest: usize,
-    /// Its price.
+    /// Price of the cheapest type its pods fit.
     pub price: f64,
+}
+
+/// A NodeClaim that can take a pod: narrowed requirements and types (when they change) and
+/// the price increase.
+struct ClaimFit {
+    reqs: Option<Requirements>,
+    types: Option<Bitset>,
+    increase: f64,
 }
 
 /// How many accepting NodeClaims a pod compares when none has room without growing.
@@ -191,16 +199,6 @@ fn add_volumes(pod: &PendingPod, base: &Requirements, reqs: &mut Option<Requirem
     true
 }
 
-fn max_eff(types: &Bitset, eff: &[Vector], dims: usize) -> Vector {
-    let mut m = vec![i64::MIN; dims];
-    for i in types.iter() {
-        for (x, y) in m.iter_mut().zip(&eff[i]) {
-            *x = (*x).max(*y);
-        }
-    }
-    m
-}
-
 /// Placeholder hostname of a NodeClaim slot.
 pub fn placeholder(slot: usize) -> String {
     format!("hostname-placeholder-{slot:05}")
@@ -343,17 +341,17 @@ impl<'a> Solver<'a> {
         //    without a larger instance type wins, else the cheapest increase among the
         //    first few that take it (upstream takes the first that accepts)
         if !self.claims_blocked(p) {
-            let mut best: Option<(f64, usize, Option<Requirements>, Bitset)> = None;
+            let mut best: Option<(usize, ClaimFit)> = None;
             let mut accepted = 0;
             let mut next = self.by_size.first().copied();
             while let Some(key) = next {
-                if let Some((reqs, types, increase)) = self.try_claim(p, key.1) {
-                    if increase <= 0.0 {
-                        best = Some((increase, key.1, reqs, types));
+                if let Some(fit) = self.try_claim(p, key.1) {
+                    if fit.increase <= 0.0 {
+                        best = Some((key.1, fit));
                         break;
                     }
-                    if best.as_ref().is_none_or(|b| increase < b.0) {
-                        best = Some((increase, key.1, reqs, types));
+                    if best.as_ref().is_none_or(|b| fit.increase < b.1.increase) {
+                        best = Some((key.1, fit));
                     }
                     accepted += 1;
                     if accepted >= CHOICES {
@@ -366,12 +364,16 @@ impl<'a> Solver<'a> {
                     .next()
                     .copied();
             }
-            if let Some((increase, c, reqs, types)) = best {
+            if let Some((c, fit)) = best {
                 // joining would narrow the claim (say, to on-demand only) and raise its
                 // price by more than a NodeClaim of the pod's own would cost: open one
-                let narrowing = reqs.is_some() && increase > 0.0;
-                if !narrowing || self.fresh_price(p).is_none_or(|fresh| increase <= fresh) {
-                    self.commit_claim(p, c, reqs, types);
+                let narrowing = fit.reqs.is_some() && fit.increase > 0.0;
+                if !narrowing
+                    || self
+                        .fresh_price(p)
+                        .is_none_or(|fresh| fit.increase <= fresh)
+                {
+                    self.commit_claim(p, c, fit.reqs, fit.types);
                     return Ok(());
                 }
             }
@@ -532,9 +534,10 @@ impl<'a> Solver<'a> {
         self.placed[p] = Some(Place::Node(n));
     }
 
-    /// Can claim `c` take pod `p`? The narrowed requirements (if they change), the remaining
-    /// types and the price increase.
-    fn try_claim(&mut self, p: usize, c: usize) -> Option<(Option<Requirements>, Bitset, f64)> {
+    /// Can claim `c` take pod `p`? The narrowed requirements and types (when they change)
+    /// and the price increase. With unchanged requirements only the cheapest type that
+    /// still fits is looked for, in price order: usually the first.
+    fn try_claim(&mut self, p: usize, c: usize) -> Option<ClaimFit> {
         let (pod, st) = (&self.input.pods[p], &self.pods[p]);
         let claim = &self.claims[c];
         let pool = &self.pools[claim.pool];
@@ -561,34 +564,56 @@ impl<'a> Solver<'a> {
             return None;
         }
         let reqs = reqs.filter(|r| *r != claim.reqs);
-        let mut cand = claim.types.clone();
-        if let Some(r) = &reqs {
-            cand.and(&self.types.compatible(r));
-            cand.and(&self.types.offered(r).types);
-        }
-        for i in claim.types.iter() {
-            if cand.contains(i)
-                && (!dense::fits(&claim.used, &st.requests, &pool.eff[i])
-                    || ports_conflict(&pod.host_ports, &pool.daemon_ports[i]))
-            {
-                cand.remove(i);
-            }
-        }
-        if cand.is_empty() {
-            return None;
-        }
-        let r = reqs.as_ref().unwrap_or(&claim.reqs);
-        if self.min_values_unmet(r, &cand).is_some() {
-            return None;
-        }
-        let claim = &self.claims[c];
-        let increase = if reqs.is_none() && cand.contains(claim.cheapest) {
-            0.0
-        } else {
-            let prices = &self.types.offered(r).price;
-            cand.iter().map(|i| prices[i]).fold(f64::INFINITY, f64::min) - claim.price
+        let ok = |i: usize| {
+            dense::fits(&claim.used, &st.requests, &pool.eff[i])
+                && (pod.host_ports.is_empty()
+                    || !ports_conflict(&pod.host_ports, &pool.daemon_ports[i]))
         };
-        Some((reqs, cand, increase))
+        let check_min = !reqs.as_ref().unwrap_or(&claim.reqs).min_values().is_empty();
+        let (types, price, fitting) = match &reqs {
+            None => {
+                let &(price, _) = claim.by_price.iter().find(|(_, i)| ok(*i))?;
+                let fitting = check_min.then(|| {
+                    let mut b = Bitset::new(self.types.len());
+                    for &(_, i) in claim.by_price.iter().filter(|(_, i)| ok(*i)) {
+                        b.insert(i);
+                    }
+                    b
+                });
+                (None, price, fitting)
+            }
+            Some(r) => {
+                let mut cand = claim.types.clone();
+                cand.and(&self.types.compatible(r));
+                let n = self.types.len();
+                let offered = self.types.offered(r);
+                cand.and(&offered.types);
+                let mut best = f64::INFINITY;
+                let mut fitting = Bitset::new(n);
+                for i in cand.iter().filter(|&i| ok(i)) {
+                    best = best.min(offered.price[i]);
+                    fitting.insert(i);
+                }
+                if fitting.is_empty() {
+                    return None;
+                }
+                (Some(cand), best, Some(fitting))
+            }
+        };
+        if let Some(f) = &fitting
+            && check_min
+            && self
+                .min_values_unmet(reqs.as_ref().unwrap_or(&self.claims[c].reqs), f)
+                .is_some()
+        {
+            return None;
+        }
+        let increase = price - self.claims[c].price;
+        Some(ClaimFit {
+            reqs,
+            types,
+            increase,
+        })
     }
 
     /// The first minValues requirement `types` cannot meet under the Strict policy.
@@ -606,27 +631,47 @@ impl<'a> Solver<'a> {
         })
     }
 
-    fn commit_claim(&mut self, p: usize, c: usize, reqs: Option<Requirements>, types: Bitset) {
-        let dims = self.names.len();
+    fn commit_claim(
+        &mut self,
+        p: usize,
+        c: usize,
+        reqs: Option<Requirements>,
+        types: Option<Bitset>,
+    ) {
         let claim = &mut self.claims[c];
         self.by_size.remove(&(claim.pods.len(), c));
         if let Some(r) = reqs {
             claim.reqs = r;
         }
-        claim.max_eff = max_eff(&types, &self.pools[claim.pool].eff, dims);
-        let prices = &self.types.offered(&claim.reqs).price;
-        let (cheapest, price) = types
-            .iter()
-            .map(|i| (i, prices[i]))
-            .fold((0, f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a });
-        claim.cheapest = cheapest;
-        claim.price = price;
-        claim.types = types;
         dense::add(&mut claim.used, &self.pods[p].requests);
         claim.pods.push(p);
-        claim
-            .ports
-            .extend(self.input.pods[p].host_ports.iter().cloned());
+        let pod = &self.input.pods[p];
+        claim.ports.extend(pod.host_ports.iter().cloned());
+        let pool = &self.pools[claim.pool];
+        if let Some(t) = types {
+            let its = self.types.its;
+            let prices = &self.types.offered(&claim.reqs).price;
+            claim.by_price = t.iter().map(|i| (prices[i], i)).collect();
+            claim.by_price.sort_by(|a, b| {
+                a.0.total_cmp(&b.0)
+                    .then_with(|| its[a.1].name.cmp(&its[b.1].name))
+            });
+            claim.types = t;
+        }
+        let zero = vec![0; claim.used.len()];
+        let ports = !pod.host_ports.is_empty();
+        claim.by_price.retain(|&(_, i)| {
+            dense::fits(&claim.used, &zero, &pool.eff[i])
+                && (!ports || !ports_conflict(&claim.ports, &pool.daemon_ports[i]))
+        });
+        claim.price = claim.by_price.first().map_or(f64::INFINITY, |b| b.0);
+        let mut m = vec![i64::MIN; claim.used.len()];
+        for &(_, i) in &claim.by_price {
+            for (x, y) in m.iter_mut().zip(&pool.eff[i]) {
+                *x = (*x).max(*y);
+            }
+        }
+        claim.max_eff = m;
         self.by_size.insert((claim.pods.len(), c));
         let taints = &self.input.pools[claim.pool].taints;
         record(
@@ -743,16 +788,16 @@ impl<'a> Solver<'a> {
             pool: pi,
             slot: self.input.existing.len() + c,
             reqs,
-            types: types.clone(),
+            types: Bitset::new(0),
+            by_price: Vec::new(),
             used: vec![0; dims],
             max_eff: Vec::new(),
             pods: Vec::new(),
             ports: Vec::new(),
-            cheapest: 0,
             price: 0.0,
         });
         self.by_size.insert((0, c));
-        self.commit_claim(p, c, None, types);
+        self.commit_claim(p, c, None, Some(types));
     }
 }
 

@@ -31,6 +31,8 @@ pub struct Types<'a> {
     pub alloc: Vec<Vector>,
     /// Capacity per type (for NodePool limits).
     pub capacity: Vec<Vector>,
+    /// Position of each type's name in name order (equal names share a rank).
+    pub name_rank: Vec<usize>,
     defined: BTreeSet<String>,
     compat: HashMap<String, HashMap<ValueSet, Bitset>>,
     offered: HashMap<u64, Vec<(OfferingKey, Offered)>>,
@@ -84,8 +86,16 @@ impl<'a> Types<'a> {
             .iter()
             .flat_map(|r| r.keys().map(str::to_string))
             .collect();
+        let mut names_sorted: Vec<&str> = its.iter().map(|t| t.name.as_str()).collect();
+        names_sorted.sort_unstable();
+        names_sorted.dedup();
+        let name_rank = its
+            .iter()
+            .map(|t| names_sorted.binary_search(&t.name.as_str()).unwrap_or(0))
+            .collect();
         Types {
             its,
+            name_rank,
             alloc: its.iter().map(|t| names.vector(&t.allocatable())).collect(),
             capacity: its.iter().map(|t| names.vector(&t.capacity)).collect(),
             reqs,
