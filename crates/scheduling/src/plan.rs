@@ -65,6 +65,7 @@ pub struct Plan {
 impl Plan {
     /// Cost per hour of the new NodeClaims.
     pub fn cost_per_hour(&self) -> f64 {
-        self.claims.iter().map(|c| c.price).sum()
+        // `+ 0.0` turns the empty sum's -0.0 into 0.0
+        self.claims.iter().map(|c| c.price).sum::<f64>() + 0.0
     }
 }

@@ -125,6 +125,7 @@ fn spread_filter(pod: &PendingPod, honor_affinity: bool, honor_taints: bool) -> 
             .collect()
     };
     NodeFilter {
+        honor_affinity,
         terms,
         tolerations: honor_taints.then(|| pod.tolerations.clone()),
     }

@@ -159,7 +159,8 @@ fn constrain(
         }
         let key = &topology.group(r).key;
         let node_set = reqs.as_ref().unwrap_or(base).get(key);
-        if let Some(narrower) = topology.narrow(r, st.strict.get(key), self_sel, node_set)? {
+        let pod_domains = topology.pod_domains(r, &st.strict);
+        if let Some(narrower) = topology.narrow(r, pod_domains, self_sel, node_set)? {
             reqs.get_or_insert_with(|| base.clone())
                 .add_set(key, narrower);
         }
@@ -448,9 +449,8 @@ impl<'a> Solver<'a> {
             if self.topology.group(r).key != labels::ZONE {
                 continue;
             }
-            let allowed = self
-                .topology
-                .allowed_single(r, st.strict.get(labels::ZONE), self_sel);
+            let pod_domains = self.topology.pod_domains(r, &st.strict);
+            let allowed = self.topology.allowed_single(r, pod_domains, self_sel);
             out = Some(match out {
                 None => allowed,
                 Some(prev) => prev.into_iter().filter(|z| allowed.contains(z)).collect(),

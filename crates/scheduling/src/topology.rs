@@ -42,6 +42,8 @@ impl Kind {
 /// Which nodes count for a spread (nodeAffinityPolicy, nodeTaintsPolicy).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NodeFilter {
+    /// nodeAffinityPolicy Honor: the pod's own node requirements limit the domains.
+    pub honor_affinity: bool,
     /// Node requirements (ORed); empty: every node.
     pub terms: Vec<Requirements>,
     /// Tolerations the node's taints must satisfy (nodeTaintsPolicy Honor).
@@ -286,6 +288,16 @@ impl Topology {
 
     fn domain_list(&self, key: &str) -> &[String] {
         self.domains.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// The pod's domains for group `r`: its strict requirement on the key, unless the
+    /// group is a spread with nodeAffinityPolicy Ignore (then every domain counts).
+    pub fn pod_domains<'r>(&self, r: GroupRef, strict: &'r Requirements) -> Option<&'r ValueSet> {
+        let g = self.group(r);
+        if g.filter.as_ref().is_some_and(|f| !f.honor_affinity) {
+            return None;
+        }
+        strict.get(&g.key)
     }
 
     /// Is group `r` keyed on hostname (checked per slot, never narrowing requirements)?

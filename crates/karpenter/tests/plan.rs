@@ -1,0 +1,190 @@
+//! `karpenter plan` end to end: golden plans of small scenarios (`tests/plan/<name>/`,
+//! expected output in `expected.json`, regenerated with `UPDATE_GOLDEN=1`), upstream's
+//! benchmark inputs (every pod placed on N/5 nodes, cheaper than upstream's plan), exit
+//! codes and the table.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn karpenter(args: &[&str]) -> Output {
+    match Command::new(env!("CARGO_BIN_EXE_karpenter"))
+        .args(args)
+        .current_dir(root())
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => panic!("running karpenter: {e}"),
+    }
+}
+
+fn plan_json(args: &[&str]) -> Value {
+    let mut all = vec!["plan", "-o", "json"];
+    all.extend_from_slice(args);
+    let out = karpenter(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("plan output is not JSON: {e}"),
+    };
+    // the one field that varies from run to run
+    v["stats"]["durationMs"] = Value::from(0);
+    v
+}
+
+#[test]
+fn golden_plans() {
+    let dir = root().join("crates/karpenter/tests/plan");
+    let catalog = dir.join("catalog.yaml");
+    let mut checked = 0;
+    for name in ["basics", "existing", "topology"] {
+        let scenario = dir.join(name);
+        let got = plan_json(&[
+            "--catalog",
+            &catalog.to_string_lossy(),
+            "-f",
+            &scenario.join("manifests.yaml").to_string_lossy(),
+        ]);
+        let expected_path = scenario.join("expected.json");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            let text = serde_json::to_string_pretty(&got).unwrap_or_default();
+            if let Err(e) = std::fs::write(&expected_path, text + "\n") {
+                panic!("writing {}: {e}", expected_path.display());
+            }
+        }
+        let expected: Value = match std::fs::read(&expected_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(v) => v,
+            Err(e) => panic!("{}: {e}", expected_path.display()),
+        };
+        assert_eq!(
+            got, expected,
+            "scenario {name} differs from its golden plan"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
+
+fn bench_file(name: &str) -> String {
+    root()
+        .join("testdata/bench")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn upstream_plan(pods: &str, extra: &[&str]) -> Value {
+    let catalog = bench_file("catalog-400.json.gz");
+    let pool = bench_file("nodepool.yaml");
+    let pods = bench_file(pods);
+    let mut args = vec!["--catalog", &catalog, "-f", &pool, "-f", &pods];
+    args.extend_from_slice(extra);
+    plan_json(&args)
+}
+
+fn cost(v: &Value) -> f64 {
+    v["cost"]["perHour"].as_f64().unwrap_or(f64::INFINITY)
+}
+
+#[test]
+fn upstream_benchmark_inputs_are_placed_on_n_over_5_nodes_for_less() {
+    // upstream's lowest plan costs on the same inputs ($/h)
+    for (n, upstream) in [(50, 15.4227), (500, 167.4461), (1000, 346.2232)] {
+        let v = upstream_plan(&format!("pods_diverse_{n}.json.gz"), &[]);
+        assert_eq!(v["unschedulable"].as_array().map(Vec::len), Some(0));
+        assert_eq!(v["nodeClaims"].as_array().map(Vec::len), Some(n / 5));
+        assert!(cost(&v) <= upstream, "{n} pods: {} > {upstream}", cost(&v));
+        let bound = v["cost"]["lowerBound"].as_f64().unwrap_or(f64::INFINITY);
+        assert!(bound > 0.0 && bound <= cost(&v));
+        assert_eq!(v["stats"]["pods"], Value::from(n));
+    }
+}
+
+#[test]
+fn upstream_preference_benchmark_respects_and_ignores() {
+    let respect = upstream_plan("pods_preference_4000.json.gz", &[]);
+    assert_eq!(respect["nodeClaims"].as_array().map(Vec::len), Some(4000));
+    // upstream's figures are rounded to 4 decimals
+    assert!(cost(&respect) <= 3776.9804 + 5e-5);
+    let ignore = upstream_plan(
+        "pods_preference_4000.json.gz",
+        &["--preference-policy", "Ignore"],
+    );
+    assert_eq!(ignore["nodeClaims"].as_array().map(Vec::len), Some(21));
+    assert!(cost(&ignore) <= 2524.5966 + 5e-5);
+    // every claim of the respected plan is in the preferred zone
+    let zones: Vec<&str> = respect["nodeClaims"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["labels"]["topology.kubernetes.io/zone"].as_str())
+        .collect();
+    assert_eq!(zones.len(), 4000);
+    assert!(zones.iter().all(|z| *z == "test-zone-1"));
+}
+
+#[test]
+fn the_same_input_gives_the_same_plan() {
+    let a = upstream_plan("pods_diverse_500.json.gz", &[]);
+    let b = upstream_plan("pods_diverse_500.json.gz", &[]);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn table_output_groups_pending_reasons() {
+    let dir = root().join("crates/karpenter/tests/plan");
+    let catalog = dir.join("catalog.yaml").to_string_lossy().into_owned();
+    let manifests = dir
+        .join("basics/manifests.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let out = karpenter(&["plan", "--catalog", &catalog, "-f", &manifests]);
+    assert!(out.status.success(), "unschedulable pods still exit 0");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NODEPOOL"), "{text}");
+    assert!(text.contains("unschedulable:   2"), "{text}");
+    assert!(text.contains("ignored: label \"kubernetes.io/hostname\" is restricted"));
+    assert!(text.contains("no instance type had enough resources for cpu=64"));
+}
+
+#[test]
+fn unreadable_input_fails_with_a_named_error() {
+    let missing = karpenter(&["plan", "-f", "does/not/exist.yaml"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does/not/exist.yaml"));
+    let tmp = std::env::temp_dir().join(format!("karpenter-plan-bad-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&tmp);
+    let bad = tmp.join("pod.yaml");
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n  containers: [{name: c, image: i, resources: {requests: {cpu: lots}}}]\n";
+    if let Err(e) = std::fs::write(&bad, text) {
+        panic!("{e}");
+    }
+    let out = karpenter(&["plan", "-f", &bad.to_string_lossy()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("x/p") && err.contains("resources.requests[cpu]"),
+        "{err}"
+    );
+    let bad_catalog = karpenter(&[
+        "plan",
+        "--catalog",
+        "nope.json",
+        "-f",
+        &bad.to_string_lossy(),
+    ]);
+    assert!(!bad_catalog.status.success());
+    let _ = std::fs::remove_dir_all(&tmp);
+}
