@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
 
-use karpenter_model::wellknown::labels;
-use karpenter_model::{Op, Requirements, ValueSet};
+use karpenter_model::wellknown::{aws_labels, labels};
+use karpenter_model::{Op, Requirement, Requirements, ValueSet};
 
 use crate::dense::{self, Bitset, ResourceNames, Vector};
 use crate::input::{HostPort, Input, MinValuesPolicy, PendingPod};
@@ -21,7 +21,7 @@ use crate::pods::{self, PodState};
 use crate::pools::{self, PoolState};
 use crate::taints::{tolerates, untolerated};
 use crate::topology::{GroupRef, Topology, TopologyError};
-use crate::types::Types;
+use crate::types::{Types, offering_ok};
 use crate::{explain, finish, well_known};
 
 /// A NodeClaim opened in this solve.
@@ -57,6 +57,21 @@ struct ClaimFit {
     increase: f64,
 }
 
+/// A NodeClaim a pool can open for a pod.
+struct NewClaim {
+    reqs: Requirements,
+    types: Bitset,
+    /// The capacity reservation it takes one instance of.
+    reservation: Option<String>,
+}
+
+/// Why a pod found no place; `reserved` failures are neither relaxed nor retried on
+/// lower-weight pools.
+struct Failure {
+    message: Option<String>,
+    reserved: bool,
+}
+
 /// How many accepting NodeClaims a pod compares when none has room without growing.
 const CHOICES: usize = 8;
 
@@ -84,6 +99,7 @@ pub struct Solver<'a> {
     pub(crate) claims: Vec<Claim>,
     by_size: BTreeSet<(usize, usize)>,
     fit_from: HashMap<(Vector, usize, Option<Vec<usize>>), usize>,
+    reservations: BTreeMap<String, u32>,
     pub(crate) placed: Vec<Option<Place>>,
     pub(crate) errors: Vec<Option<String>>,
 }
@@ -254,6 +270,13 @@ impl<'a> Solver<'a> {
             })
             .collect();
         let index = NodeIndex::new(&nodes, node_order, &zone_of, zones, names.len());
+        let mut reservations: BTreeMap<String, u32> = BTreeMap::new();
+        for o in input.instance_types.iter().flat_map(|t| &t.offerings) {
+            if let (Some(id), Some(n)) = (&o.reservation_id, o.reservation_capacity) {
+                let e = reservations.entry(id.clone()).or_insert(0);
+                *e = (*e).max(n);
+            }
+        }
         let n = input.pods.len();
         Solver {
             input,
@@ -269,6 +292,7 @@ impl<'a> Solver<'a> {
             claims: Vec::new(),
             by_size: BTreeSet::new(),
             fit_from: HashMap::new(),
+            reservations,
             placed: vec![None; n],
             errors: vec![None; n],
         }
@@ -303,10 +327,12 @@ impl<'a> Solver<'a> {
                         break;
                     }
                     Err(e) => {
-                        if self.pods[p].relax(&self.input.pods[p], self.prefer_taints) {
+                        if !e.reserved
+                            && self.pods[p].relax(&self.input.pods[p], self.prefer_taints)
+                        {
                             continue;
                         }
-                        self.errors[p] = Some(e);
+                        self.errors[p] = e.message;
                         queue.push_back(p);
                         last_len[p] = Some(queue.len());
                         break;
@@ -316,7 +342,7 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn add(&mut self, p: usize) -> Result<(), String> {
+    fn add(&mut self, p: usize) -> Result<(), Failure> {
         // 1. existing nodes, in order, skipping those without room; room only shrinks
         //    during a solve, so where a request vector first fits only moves forward
         if self.index.len() > 0 {
@@ -384,29 +410,42 @@ impl<'a> Solver<'a> {
         for k in 0..self.pool_order.len() {
             let pi = self.pool_order[k];
             match self.new_claim(p, pi) {
-                Ok((reqs, types)) => {
-                    self.open_claim(p, pi, reqs, types);
+                Ok(new) => {
+                    self.open_claim(p, pi, new);
                     return Ok(());
                 }
-                Err(why) => {
-                    reasons.push(format!("nodepool {:?}: {why}", self.input.pools[pi].name))
+                Err(f) => {
+                    let name = &self.input.pools[pi].name;
+                    reasons.push(format!(
+                        "nodepool {name:?}: {}",
+                        f.message.unwrap_or_default()
+                    ));
+                    if f.reserved {
+                        return Err(Failure {
+                            message: Some(reasons.join("; ")),
+                            reserved: true,
+                        });
+                    }
                 }
             }
         }
         if self.input.pools.is_empty() {
             reasons.push("no ready nodepools found".into());
         }
-        Err(reasons.join("; "))
+        Err(Failure {
+            message: Some(reasons.join("; ")),
+            reserved: false,
+        })
     }
 
     /// Price of a NodeClaim holding only pod `p`, from the first NodePool that can take it.
     fn fresh_price(&mut self, p: usize) -> Option<f64> {
         for k in 0..self.pool_order.len() {
             let pi = self.pool_order[k];
-            if let Some((reqs, types)) = self.new_claim_quiet(p, pi) {
-                let prices = &self.types.offered(&reqs).price;
+            if let Some(new) = self.new_claim_quiet(p, pi) {
+                let prices = &self.types.offered(&new.reqs).price;
                 return Some(
-                    types
+                    new.types
                         .iter()
                         .map(|i| prices[i])
                         .fold(f64::INFINITY, f64::min),
@@ -684,26 +723,23 @@ impl<'a> Solver<'a> {
         self.placed[p] = Some(Place::Claim(c));
     }
 
-    fn new_claim(&mut self, p: usize, pi: usize) -> Result<(Requirements, Bitset), String> {
+    fn new_claim(&mut self, p: usize, pi: usize) -> Result<NewClaim, Failure> {
         self.new_claim_inner(p, pi, true)
-            .map_err(|e| e.unwrap_or_default())
     }
 
     /// [`Solver::new_claim`] without formatting a reason (for cost comparisons).
-    fn new_claim_quiet(&mut self, p: usize, pi: usize) -> Option<(Requirements, Bitset)> {
+    fn new_claim_quiet(&mut self, p: usize, pi: usize) -> Option<NewClaim> {
         self.new_claim_inner(p, pi, false).ok()
     }
 
     /// A new NodeClaim from pool `pi` for pod `p`; on failure the reason when `explain`.
-    fn new_claim_inner(
-        &mut self,
-        p: usize,
-        pi: usize,
-        explain: bool,
-    ) -> Result<(Requirements, Bitset), Option<String>> {
+    fn new_claim_inner(&mut self, p: usize, pi: usize, explain: bool) -> Result<NewClaim, Failure> {
         let (pod, st) = (&self.input.pods[p], &self.pods[p]);
         let pool = &self.input.pools[pi];
-        let why = |m: &dyn Fn() -> String| explain.then(m);
+        let why = |m: &dyn Fn() -> String| Failure {
+            message: explain.then(m),
+            reserved: false,
+        };
         if let Some(t) = untolerated(&pool.taints, &pod.tolerations, st.tolerate_prefer) {
             return Err(why(&|| {
                 format!(
@@ -759,16 +795,12 @@ impl<'a> Solver<'a> {
             }
         }
         if fit.is_empty() {
-            if !explain {
-                return Err(None);
-            }
-            return Err(Some(explain::no_type(
-                self,
-                pi,
-                p,
-                &reqs,
-                [&met_reqs, &offered, &within],
-            )));
+            let message = explain
+                .then(|| explain::no_type(self, pi, p, &reqs, [&met_reqs, &offered, &within]));
+            return Err(Failure {
+                message,
+                reserved: false,
+            });
         }
         if let Some((key, need, have)) = self.min_values_unmet(&reqs, &fit) {
             return Err(why(&|| {
@@ -777,10 +809,94 @@ impl<'a> Solver<'a> {
                 )
             }));
         }
-        Ok((reqs, fit))
+        self.reserve_offering(reqs, fit, explain)
     }
 
-    fn open_claim(&mut self, p: usize, pi: usize, reqs: Requirements, types: Bitset) {
+    /// Reserved capacity (reference 2.14): a NodeClaim that can use a capacity reservation is
+    /// pinned to the cheapest one with room (capacity type `reserved` and its id); a pod that
+    /// could use a reservation this solve has used up waits for the next round rather than
+    /// falling back (upstream's strict mode).
+    fn reserve_offering(
+        &mut self,
+        mut reqs: Requirements,
+        mut fit: Bitset,
+        explain: bool,
+    ) -> Result<NewClaim, Failure> {
+        let none = BTreeSet::new();
+        let its = self.types.its;
+        let mut best: Option<(f64, &str, &str)> = None;
+        let mut blocked: BTreeSet<&str> = BTreeSet::new();
+        for i in fit.iter() {
+            for o in &its[i].offerings {
+                let Some(id) = o.reservation_id.as_deref() else {
+                    continue;
+                };
+                if o.capacity_type != labels::CAPACITY_TYPE_RESERVED
+                    || !offering_ok(o, &reqs, &none)
+                {
+                    continue;
+                }
+                if self.types.exhausted.contains(id) {
+                    blocked.insert(id);
+                    continue;
+                }
+                let key = (o.price, its[i].name.as_str(), id);
+                if best.is_none_or(|b| (key.0, key.1, key.2) < (b.0, b.1, b.2)) {
+                    best = Some(key);
+                }
+            }
+        }
+        match best {
+            Some((_, _, id)) => {
+                let id = id.to_string();
+                reqs.add(&Requirement::new(
+                    labels::CAPACITY_TYPE,
+                    Op::In,
+                    [labels::CAPACITY_TYPE_RESERVED],
+                ));
+                reqs.add(&Requirement::new(
+                    aws_labels::CAPACITY_RESERVATION_ID,
+                    Op::In,
+                    [id.clone()],
+                ));
+                fit.and(&self.types.offered(&reqs).types);
+                Ok(NewClaim {
+                    reqs,
+                    types: fit,
+                    reservation: Some(id),
+                })
+            }
+            None if !blocked.is_empty() => Err(Failure {
+                message: explain.then(|| {
+                    let ids: Vec<&str> = blocked.into_iter().collect();
+                    format!(
+                        "capacity reservation {} is used up by this plan; the pod waits for the next round (reserved capacity is strict)",
+                        ids.join(", ")
+                    )
+                }),
+                reserved: true,
+            }),
+            None => Ok(NewClaim {
+                reqs,
+                types: fit,
+                reservation: None,
+            }),
+        }
+    }
+
+    fn open_claim(&mut self, p: usize, pi: usize, new: NewClaim) {
+        let NewClaim {
+            reqs,
+            types,
+            reservation,
+        } = new;
+        if let Some(id) = reservation {
+            let left = self.reservations.entry(id.clone()).or_insert(0);
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.types.exhaust(&id);
+            }
+        }
         let dims = self.names.len();
         self.pools[pi].reserve(&types, &self.types);
         let c = self.claims.len();

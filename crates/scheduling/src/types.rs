@@ -36,6 +36,8 @@ pub struct Types<'a> {
     defined: BTreeSet<String>,
     compat: HashMap<String, HashMap<ValueSet, Bitset>>,
     offered: HashMap<u64, Vec<(OfferingKey, Offered)>>,
+    /// Reservations this solve has used up.
+    pub exhausted: BTreeSet<String>,
 }
 
 /// The offering-relevant requirement sets (zone, capacity type, zone id, reservation).
@@ -66,9 +68,18 @@ fn offering_values(o: &Offering) -> [Option<&str>; 4] {
     ]
 }
 
-/// Is the offering available and compatible with `reqs`?
-pub fn offering_ok(o: &Offering, reqs: &Requirements) -> bool {
+/// Is the offering available (and, for a reservation, not used up by this solve) and
+/// compatible with `reqs`?
+pub fn offering_ok(o: &Offering, reqs: &Requirements, exhausted: &BTreeSet<String>) -> bool {
+    // a used-up reservation stays usable for the NodeClaims pinned to it
+    let pinned = |id: &String| {
+        reqs.get(aws_labels::CAPACITY_RESERVATION_ID)
+            .is_some_and(|s| !s.complement && s.has(id))
+    };
     o.available
+        && o.reservation_id
+            .as_ref()
+            .is_none_or(|id| !exhausted.contains(id) || pinned(id))
         && OFFERING_KEYS
             .iter()
             .zip(offering_values(o))
@@ -102,6 +113,7 @@ impl<'a> Types<'a> {
             defined,
             compat: HashMap::new(),
             offered: HashMap::new(),
+            exhausted: BTreeSet::new(),
         }
     }
 
@@ -141,6 +153,7 @@ impl<'a> Types<'a> {
         let sets = OFFERING_KEYS.map(|k| reqs.get(k));
         let mut h = std::collections::hash_map::DefaultHasher::new();
         sets.hash(&mut h);
+        let (its, exhausted) = (self.its, &self.exhausted);
         let bucket = self.offered.entry(h.finish()).or_default();
         let found = bucket
             .iter()
@@ -150,7 +163,7 @@ impl<'a> Types<'a> {
             None => {
                 bucket.push((
                     sets.map(|s| s.cloned()),
-                    Self::compute_offered(self.its, reqs),
+                    Self::compute_offered(its, reqs, exhausted),
                 ));
                 bucket.len() - 1
             }
@@ -158,12 +171,20 @@ impl<'a> Types<'a> {
         &bucket[index].1
     }
 
-    fn compute_offered(its: &[InstanceType], reqs: &Requirements) -> Offered {
+    fn compute_offered(
+        its: &[InstanceType],
+        reqs: &Requirements,
+        exhausted: &BTreeSet<String>,
+    ) -> Offered {
         {
             let mut types = Bitset::new(its.len());
             let mut price = vec![f64::INFINITY; its.len()];
             for (i, t) in its.iter().enumerate() {
-                for o in t.offerings.iter().filter(|o| offering_ok(o, reqs)) {
+                for o in t
+                    .offerings
+                    .iter()
+                    .filter(|o| offering_ok(o, reqs, exhausted))
+                {
                     types.insert(i);
                     price[i] = price[i].min(o.price);
                 }
@@ -177,13 +198,19 @@ impl<'a> Types<'a> {
         self.its[i]
             .offerings
             .iter()
-            .filter(|o| offering_ok(o, reqs))
+            .filter(|o| offering_ok(o, reqs, &self.exhausted))
             .min_by(|a, b| {
                 a.price
                     .total_cmp(&b.price)
                     .then_with(|| a.zone.cmp(&b.zone))
                     .then_with(|| a.capacity_type.cmp(&b.capacity_type))
             })
+    }
+
+    /// Mark reservation `id` as used up: its offerings stop being available.
+    pub fn exhaust(&mut self, id: &str) {
+        self.exhausted.insert(id.to_string());
+        self.offered.clear();
     }
 
     /// Distinct values of `key` across `types` (minValues counting).

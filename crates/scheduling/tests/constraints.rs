@@ -279,3 +279,58 @@ fn instance_types_are_cheapest_first_and_capped_at_600() {
     assert_eq!(it, Some(600));
     assert!(plan.lower_bound > 0.0 && plan.lower_bound <= c.price + 1e-9);
 }
+
+#[test]
+fn reserved_capacity_is_pinned_and_strict() {
+    let mut i = input(vec![], vec![pool("default")], 4);
+    i.instance_types[1]
+        .offerings
+        .push(karpenter_model::Offering {
+            zone: "a".into(),
+            zone_id: None,
+            capacity_type: "reserved".into(),
+            price: 0.6 / 10_000_000.0,
+            available: true,
+            reservation_id: Some("cr-123".into()),
+            reservation_capacity: Some(1),
+        });
+    i.pods = (0..2)
+        .map(|k| {
+            let mut p = labelled(pod(&format!("r-{k}"), "1500m", "1Gi"), "app", "r");
+            p.anti_affinity.push(term(HOSTNAME, "app", "r"));
+            p
+        })
+        .collect();
+    let plan = solve(&i);
+    assert_eq!(plan.claims.len(), 1);
+    let c = &plan.claims[0];
+    assert_eq!(c.capacity_type, "reserved");
+    assert_eq!(
+        c.labels
+            .get("karpenter.k8s.aws/capacity-reservation-id")
+            .map(String::as_str),
+        Some("cr-123")
+    );
+    assert_eq!(c.instance_types, vec!["t-002".to_string()]);
+    assert_eq!(
+        plan.unschedulable.len(),
+        1,
+        "the second pod waits: no fallback"
+    );
+    assert!(
+        plan.unschedulable[0].reason.contains("cr-123"),
+        "{}",
+        plan.unschedulable[0].reason
+    );
+    // a pool without reserved capacity type launches on-demand for both
+    i.pools[0]
+        .requirements
+        .add(&karpenter_model::Requirement::new(
+            "karpenter.sh/capacity-type",
+            Op::In,
+            ["on-demand"],
+        ));
+    let plan = solve(&i);
+    assert_eq!(plan.claims.len(), 2);
+    assert!(plan.claims.iter().all(|c| c.capacity_type == "on-demand"));
+}
