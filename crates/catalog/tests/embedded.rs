@@ -224,7 +224,7 @@ fn exported_catalog_loads_back_identically() {
 fn the_benchmark_catalog_file_loads() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/bench/catalog-400.json.gz"
+        "/../../testdata/bench/catalog-400.json.gz"
     );
     let c = match load(path, &AwsSettings::default()) {
         Ok(c) => c,

@@ -31,6 +31,12 @@ fn show(reqs: &Requirements, key: &str) -> String {
     )
 }
 
+fn one_hot(len: usize, d: usize) -> Vec<i64> {
+    let mut v = vec![0; len];
+    v[d] = 1;
+    v
+}
+
 /// Why no instance type of pool `pi` can take pod `p` with requirements `reqs`; `stages` are
 /// the types left after requirements, offerings and limits.
 pub fn no_type(
@@ -71,7 +77,13 @@ pub fn no_type(
             show(reqs, labels::CAPACITY_TYPE)
         );
     }
-    if within.is_empty() {
+    // limits only explain the failure when some type would otherwise fit the pod
+    let requests = s.pods[p].requests.clone();
+    let zero = vec![0; requests.len()];
+    let fits_without_limits = offered
+        .iter()
+        .any(|i| crate::dense::fits(&zero, &requests, &s.pools[pi].eff[i]));
+    if within.is_empty() && fits_without_limits {
         let rem = s.pools[pi].remaining.clone().unwrap_or_default();
         let shown: Vec<i64> = rem
             .iter()
@@ -83,7 +95,7 @@ pub fn no_type(
             describe(s, &shown)
         );
     }
-    let requests = s.pods[p].requests.clone();
+    let within = if within.is_empty() { offered } else { within };
     let cpu = s.names.slot("cpu").unwrap_or(0);
     let largest = within.iter().max_by_key(|&i| {
         (
@@ -91,6 +103,25 @@ pub fn no_type(
             std::cmp::Reverse(i),
         )
     });
+    // a requested resource no candidate type has at all says more than the largest type
+    let missing: Vec<String> = requests
+        .iter()
+        .enumerate()
+        .filter(|(d, q)| **q > 0 && within.iter().all(|i| s.pools[pi].eff[i][*d] <= 0))
+        .filter_map(|(d, _)| {
+            s.names
+                .resources(&one_hot(requests.len(), d))
+                .into_keys()
+                .next()
+        })
+        .collect();
+    if !missing.is_empty() {
+        return format!(
+            "no instance type meeting the requirements has {} ({} types considered)",
+            missing.join(", "),
+            within.count()
+        );
+    }
     let mut msg = format!(
         "no instance type had enough resources for {} ({} types meet the requirements",
         describe(s, &requests),
