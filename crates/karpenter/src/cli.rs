@@ -30,6 +30,9 @@ enum Command {
     /// Plan one scheduling round: which pods go where, which NodeClaims to create, and why
     /// the rest stay pending.
     Plan(crate::plan_cmd::PlanArgs),
+    /// Simulate a scenario in virtual time: Karpenter's controllers on a simulated cluster
+    /// and cloud, next to a Cluster Autoscaler baseline (default: the bundled scenario).
+    Simulate(crate::simulate_cmd::SimulateArgs),
     /// Load manifests and validate every NodePool, NodeClaim and EC2NodeClass in them.
     Validate {
         /// Manifest files or directories (YAML, JSON, Lists, gzip).
@@ -44,6 +47,7 @@ const MAX_SHOWN: usize = 50;
 /// Run a parsed command line; the exit code says whether the input was valid.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Simulate(args) => crate::simulate_cmd::run_cmd(args),
         Command::Crds { output_dir } => {
             match output_dir {
                 None => {

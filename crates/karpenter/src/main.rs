@@ -4,6 +4,7 @@ mod catalog_cmd;
 mod cli;
 mod nodeclass;
 mod plan_cmd;
+mod simulate_cmd;
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ pub mod quantity;
 pub mod requirements;
 pub mod selector;
 pub mod taints;
+pub mod time;
 pub mod wellknown;
 
 pub use algebra::{Incompatibility, Requirements, ValueSet};

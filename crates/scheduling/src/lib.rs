@@ -27,6 +27,7 @@ pub use input::{
     AffinityTerm, BoundPod, DaemonSet, ExistingNode, HostPort, Input, MinValuesPolicy, Options,
     PendingPod, Pool, PreferencePolicy, Spread, VolumeAttachment, Weighted,
 };
+pub use nodes::{daemonset_overhead, node_requirements};
 pub use plan::{ClaimPlan, NodePlan, Plan, Unschedulable};
 pub use solve::solve;
 

@@ -5,10 +5,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use karpenter_model::wellknown::labels;
-use karpenter_model::{Op, Requirements, ValueSet};
+use karpenter_model::{Op, Requirements, Resources, Taint, ValueSet};
 
 use crate::dense::{Bitset, ResourceNames, Vector};
-use crate::input::{ExistingNode, HostPort, Input};
+use crate::input::{DaemonSet, ExistingNode, HostPort, Input};
 use crate::taints::tolerates;
 use crate::well_known;
 
@@ -40,6 +40,36 @@ pub fn node_requirements(node: &ExistingNode) -> Requirements {
     r
 }
 
+/// Would `ds` run a pod on a node with these label requirements and taints?
+pub fn daemonset_runs_on(ds: &DaemonSet, node: &Requirements, taints: &[Taint]) -> bool {
+    if !tolerates(taints, &ds.tolerations, true) {
+        return false;
+    }
+    if ds.required_terms.is_empty() {
+        node.compatible_ok(&ds.node_selector, well_known)
+    } else {
+        ds.required_terms.iter().any(|t| {
+            let mut r = ds.node_selector.clone();
+            r.add_all(t);
+            node.compatible_ok(&r, well_known)
+        })
+    }
+}
+
+/// What the DaemonSets that would run on `node` request together (whether or not their
+/// pods are there yet).
+pub fn daemonset_overhead(daemonsets: &[DaemonSet], node: &ExistingNode) -> Resources {
+    let reqs = node_requirements(node);
+    let mut total = Resources::new();
+    for ds in daemonsets
+        .iter()
+        .filter(|ds| daemonset_runs_on(ds, &reqs, &node.taints))
+    {
+        karpenter_model::catalog::add_resources(&mut total, &ds.requests);
+    }
+    total
+}
+
 /// Working state of every existing node, and the order they are tried in (initialized
 /// first, then by name).
 pub fn build(input: &Input, names: &ResourceNames) -> (Vec<NodeState>, Vec<usize>) {
@@ -51,21 +81,8 @@ pub fn build(input: &Input, names: &ResourceNames) -> (Vec<NodeState>, Vec<usize
             let mut available = names.vector(&node.available);
             // DaemonSets that should run here but have no pod yet still claim their share
             for ds in &input.daemonsets {
-                if node.daemonsets.contains(&ds.name)
-                    || !tolerates(&node.taints, &ds.tolerations, true)
+                if !node.daemonsets.contains(&ds.name) && daemonset_runs_on(ds, &reqs, &node.taints)
                 {
-                    continue;
-                }
-                let fits_terms = if ds.required_terms.is_empty() {
-                    reqs.compatible_ok(&ds.node_selector, well_known)
-                } else {
-                    ds.required_terms.iter().any(|t| {
-                        let mut r = ds.node_selector.clone();
-                        r.add_all(t);
-                        reqs.compatible_ok(&r, well_known)
-                    })
-                };
-                if fits_terms {
                     let need = names.vector(&ds.requests);
                     for (a, n) in available.iter_mut().zip(&need) {
                         *a = (*a - n).max(0);

@@ -23,7 +23,7 @@ use crate::validate::FieldError;
 use crate::{NodeClaim, NodePool};
 
 pub use pod::{pending_pod, pod_id};
-pub use selectors::restricted_for_pods;
+pub use selectors::{label_selector, restricted_for_pods};
 
 /// Objects of a snapshot, indexed for lookups.
 #[derive(Default)]

@@ -1,0 +1,176 @@
+//! Karpenter's loops composed: interruption, NodeClaim lifecycle, batching and
+//! provisioning, termination, in upstream's order within one reconcile pass. Generic over
+//! the cloud port; time comes in as `now` (virtual in the simulator, a wall clock in the
+//! controller). Each pass says when it next needs to run.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use karpenter_cloud::CloudProvider;
+use karpenter_model::InstanceType;
+use karpenter_model::time::{SECOND, Time};
+
+use crate::batcher::{BATCH_IDLE, BATCH_MAX, Batcher};
+use crate::events::Recorder;
+use crate::input::Setup;
+use crate::lifecycle::{launch, register_and_initialize};
+use crate::provisioner::{Namer, provision, provisionable};
+use crate::state::ClusterState;
+use crate::termination::terminate;
+use crate::{interruption, lifecycle};
+
+/// Settings (upstream's environment / Helm values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `BATCH_IDLE_DURATION`.
+    pub batch_idle: Time,
+    /// `BATCH_MAX_DURATION`.
+    pub batch_max: Time,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            batch_idle: BATCH_IDLE,
+            batch_max: BATCH_MAX,
+        }
+    }
+}
+
+/// Statistics of provisioning rounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProvisioningStats {
+    /// Rounds run.
+    pub rounds: u64,
+    /// NodeClaims created.
+    pub claims: u64,
+    /// Pods the last round could not place.
+    pub last_unschedulable: usize,
+}
+
+/// The controller.
+#[derive(Debug, Clone)]
+pub struct Karpenter {
+    /// NodePools, DaemonSets, engine options.
+    pub setup: Setup,
+    /// Settings.
+    pub settings: Settings,
+    /// Events and counters.
+    pub recorder: Recorder,
+    /// Provisioning statistics.
+    pub stats: ProvisioningStats,
+    batcher: Batcher,
+    namer: Namer,
+    /// Names of the catalog types some NodePool can use (computed on first use).
+    usable: Option<BTreeSet<String>>,
+    /// The last catalog the cloud returned, and its usable part.
+    filtered: Option<(Arc<Vec<InstanceType>>, Vec<InstanceType>)>,
+    /// Cluster generation and catalog of the last solve that created nothing.
+    settled: Option<(u64, Vec<InstanceType>)>,
+}
+
+impl Karpenter {
+    /// A controller for `setup`.
+    pub fn new(setup: Setup, settings: Settings) -> Self {
+        Karpenter {
+            setup,
+            settings,
+            recorder: Recorder::default(),
+            stats: ProvisioningStats::default(),
+            batcher: Batcher::new(settings.batch_idle, settings.batch_max),
+            namer: Namer::default(),
+            usable: None,
+            filtered: None,
+            settled: None,
+        }
+    }
+
+    /// One pass of every loop at `now`. Returns when the next pass is needed (at least
+    /// `now + 1s` when something is in progress), or `None` when idle until the cluster
+    /// changes.
+    pub fn reconcile<C: CloudProvider>(
+        &mut self,
+        state: &mut ClusterState,
+        cloud: &mut C,
+        now: Time,
+    ) -> Option<Time> {
+        interruption::handle(state, cloud, now, &mut self.recorder);
+        launch(state, cloud, now, &mut self.recorder);
+        register_and_initialize(state, now, &mut self.recorder);
+        let pending: Vec<String> = provisionable(state).iter().map(|p| p.id.clone()).collect();
+        self.batcher
+            .observe(pending.iter().map(String::as_str), now);
+        if self.batcher.ready(now) {
+            let types = self.catalog(cloud, now);
+            // the engine is deterministic: the same cluster and catalog as a round that
+            // created nothing would create nothing again
+            let settled = self
+                .settled
+                .as_ref()
+                .is_some_and(|(g, t)| *g == state.generation() && *t == types);
+            if !settled {
+                let before = state.claims().len();
+                let generation = state.generation();
+                let plan = provision(
+                    &self.setup,
+                    state,
+                    types.clone(),
+                    now,
+                    &mut self.namer,
+                    &mut self.recorder,
+                );
+                self.stats.rounds += 1;
+                let created = state.claims().len().saturating_sub(before);
+                self.stats.claims += created as u64;
+                self.stats.last_unschedulable = plan.unschedulable.len();
+                self.settled = (created == 0).then_some((generation, types));
+                launch(state, cloud, now, &mut self.recorder);
+            }
+            self.batcher.done(now);
+        }
+        terminate(state, cloud, now, &mut self.recorder);
+        self.next_wake(state, now, !pending.is_empty())
+    }
+
+    /// The cloud's catalog, restricted to types at least one NodePool allows (cached while
+    /// the cloud returns the same catalog).
+    fn catalog<C: CloudProvider>(&mut self, cloud: &C, now: Time) -> Vec<InstanceType> {
+        let all = cloud.instance_types(now);
+        if let Some((source, filtered)) = &self.filtered
+            && Arc::ptr_eq(source, &all)
+        {
+            return filtered.clone();
+        }
+        let pools = &self.setup.pools;
+        let usable = self.usable.get_or_insert_with(|| {
+            all.iter()
+                .filter(|t| {
+                    pools
+                        .iter()
+                        .any(|p| t.satisfies(&p.requirements.to_requirements()))
+                })
+                .map(|t| t.name.clone())
+                .collect()
+        });
+        let filtered: Vec<InstanceType> = all
+            .iter()
+            .filter(|t| usable.contains(&t.name))
+            .cloned()
+            .collect();
+        self.filtered = Some((all, filtered.clone()));
+        filtered
+    }
+
+    fn next_wake(&self, state: &ClusterState, now: Time, pending: bool) -> Option<Time> {
+        let busy = state
+            .claims()
+            .values()
+            .any(|c| c.deleting_since.is_some() || c.initialized_at.is_none());
+        let mut wake = self.batcher.next_wake(pending);
+        if busy {
+            wake = Some(wake.map_or(now + SECOND, |w| w.min(now + SECOND)));
+        }
+        let _ = lifecycle::LAUNCH_TIMEOUT;
+        wake.map(|w| w.max(now + 1))
+    }
+}

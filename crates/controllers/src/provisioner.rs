@@ -1,0 +1,134 @@
+//! Provisioning (upstream §2.3): the pods kube-scheduler could not place, plus pods of
+//! nodes being removed, are solved against existing nodes, in-flight NodeClaims and the
+//! NodePools; every planned NodeClaim is created (and launched by the lifecycle loop).
+
+use std::collections::BTreeSet;
+
+use karpenter_model::time::Time;
+use karpenter_model::{InstanceType, Requirements};
+use karpenter_scheduling::{Plan, solve};
+
+use crate::events::Recorder;
+use crate::input::{Setup, build};
+use crate::state::{ClaimState, ClusterState, PodState};
+
+/// Deterministic NodeClaim names: `<nodepool>-<5 base-36 characters>`, as upstream's
+/// generated names look.
+#[derive(Debug, Clone, Default)]
+pub struct Namer {
+    next: u64,
+}
+
+impl Namer {
+    /// The next name for a claim of `pool`.
+    pub fn name(&mut self, pool: &str) -> String {
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        // a multiplicative hash spreads consecutive numbers, so names do not look sequential
+        let mut n = self.next.wrapping_mul(0x9E37_79B9) % 36u64.pow(5);
+        self.next += 1;
+        let mut s = [b'0'; 5];
+        for c in s.iter_mut().rev() {
+            *c = DIGITS[(n % 36) as usize];
+            n /= 36;
+        }
+        format!("{pool}-{}", String::from_utf8_lossy(&s))
+    }
+}
+
+/// Pods Karpenter should provision for: unbound and marked unschedulable, oldest first.
+pub fn provisionable(state: &ClusterState) -> Vec<&PodState> {
+    let mut pods: Vec<&PodState> = state
+        .pods()
+        .values()
+        .filter(|p| p.node.is_none() && p.unschedulable)
+        .collect();
+    pods.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    pods
+}
+
+/// One provisioning round: solve and create the planned NodeClaims. Returns the plan.
+pub fn provision(
+    setup: &Setup,
+    state: &mut ClusterState,
+    types: Vec<InstanceType>,
+    now: Time,
+    namer: &mut Namer,
+    recorder: &mut Recorder,
+) -> Plan {
+    let pods = provisionable(state);
+    let input = build(setup, state, types, &pods, &BTreeSet::new(), true);
+    let plan = solve(&input);
+    for c in &plan.claims {
+        let name = namer.name(&c.node_pool);
+        let startup_taints = setup
+            .startup_taints
+            .get(&c.node_pool)
+            .cloned()
+            .unwrap_or_default();
+        let taints = setup
+            .pools
+            .iter()
+            .find(|p| p.name == c.node_pool)
+            .map(|p| p.taints.clone())
+            .unwrap_or_default();
+        recorder.count(
+            "karpenter_nodeclaims_created_total",
+            &[
+                ("nodepool", &c.node_pool),
+                ("reason", "provisioning"),
+                (
+                    "min_values_relaxed",
+                    if c.min_values_relaxed {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                ),
+            ],
+            1.0,
+        );
+        recorder.event(
+            now,
+            "Nominated",
+            format!("NodeClaim/{name}"),
+            format!(
+                "{} pod(s), cheapest {} ${:.4}/h of {} type(s)",
+                c.pods.len(),
+                c.instance_types.first().map_or("-", String::as_str),
+                c.price,
+                c.instance_types.len()
+            ),
+        );
+        state.put_claim(ClaimState {
+            name,
+            node_pool: c.node_pool.clone(),
+            requirements: Requirements::from_requirements(&c.requirements),
+            instance_types: c.instance_types.clone(),
+            labels: c.labels.clone(),
+            taints,
+            startup_taints,
+            created: now,
+            launched: None,
+            registered_at: None,
+            initialized_at: None,
+            node: None,
+            deleting_since: None,
+            disruption: None,
+            last_pod_event: now,
+        });
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_shaped_like_upstream() {
+        let mut n = Namer::default();
+        let names: BTreeSet<String> = (0..10_000).map(|_| n.name("default")).collect();
+        assert_eq!(names.len(), 10_000);
+        assert!(names.iter().all(|s| s.len() == "default-".len() + 5));
+    }
+}

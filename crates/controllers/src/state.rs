@@ -1,0 +1,426 @@
+//! The cluster as the controllers see it (upstream's cluster-state cache): pods with their
+//! scheduling constraints, Nodes, NodeClaims and PodDisruptionBudgets, with an index of
+//! pods per node and a generation that moves on every change, so loops can skip work when
+//! nothing changed. The simulator owns one as its API server; the kube adapter fills one
+//! from watches.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use karpenter_model::time::Time;
+use karpenter_model::{LabelSelector, Requirements, Resources, Taint};
+use karpenter_scheduling::PendingPod;
+
+/// A pod.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodState {
+    /// `namespace/name`.
+    pub id: String,
+    /// Scheduling constraints and effective requests (shared by a workload's replicas).
+    pub spec: Arc<PendingPod>,
+    /// Owning workload (`Kind/namespace/name`), if any.
+    pub owner: Option<String>,
+    /// Node it is bound to.
+    pub node: Option<String>,
+    /// Creation time.
+    pub created: Time,
+    /// When it was bound.
+    pub bound_at: Option<Time>,
+    /// kube-scheduler marked it `PodScheduled=False` with reason `Unschedulable`.
+    pub unschedulable: bool,
+    /// Priority.
+    pub priority: i32,
+    /// `controller.kubernetes.io/pod-deletion-cost`.
+    pub deletion_cost: i32,
+    /// Carries `karpenter.sh/do-not-disrupt: "true"`.
+    pub do_not_disrupt: bool,
+    /// `system-cluster-critical` or `system-node-critical`.
+    pub critical: bool,
+}
+
+/// A Node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeState {
+    /// Name.
+    pub name: String,
+    /// Cloud provider id.
+    pub provider_id: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// Allocatable.
+    pub allocatable: Resources,
+    /// `Ready=True`.
+    pub ready: bool,
+    /// Registration time.
+    pub created: Time,
+    /// Has a deletion timestamp.
+    pub deleting: bool,
+}
+
+/// A NodeClaim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimState {
+    /// Name.
+    pub name: String,
+    /// NodePool.
+    pub node_pool: String,
+    /// Requirements, including the instance-type list.
+    pub requirements: Requirements,
+    /// Instance types, cheapest first.
+    pub instance_types: Vec<String>,
+    /// Labels from the plan (single-valued requirements and template labels).
+    pub labels: BTreeMap<String, String>,
+    /// Taints.
+    pub taints: Vec<Taint>,
+    /// Startup taints.
+    pub startup_taints: Vec<Taint>,
+    /// Creation time.
+    pub created: Time,
+    /// Launch result, once launched.
+    pub launched: Option<Launched>,
+    /// When the Node registered.
+    pub registered_at: Option<Time>,
+    /// When it became initialized.
+    pub initialized_at: Option<Time>,
+    /// Its Node's name, once registered.
+    pub node: Option<String>,
+    /// When its deletion started.
+    pub deleting_since: Option<Time>,
+    /// Why it is being disrupted (`Empty`, `Underutilized`, `Drifted`, `Expired`,
+    /// `Interrupted`...), if it is.
+    pub disruption: Option<String>,
+    /// Last time a pod was bound to or removed from its node.
+    pub last_pod_event: Time,
+}
+
+/// What the cloud launched for a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launched {
+    /// Provider id.
+    pub provider_id: String,
+    /// Instance type.
+    pub instance_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Capacity type.
+    pub capacity_type: String,
+    /// Price, USD per hour.
+    pub price: f64,
+    /// Image.
+    pub image_id: String,
+    /// Allocatable.
+    pub allocatable: Resources,
+    /// Capacity (what NodePool limits count).
+    pub capacity: Resources,
+    /// Labels of the instance (type, zone, capacity type, the type's labels).
+    pub labels: BTreeMap<String, String>,
+    /// When.
+    pub at: Time,
+}
+
+/// How many pods a budget keeps or may take away: a count or a percentage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntOrPercent {
+    /// An absolute number.
+    Int(i32),
+    /// A percentage of the expected pods (rounded up, as Kubernetes does).
+    Percent(i32),
+}
+
+impl IntOrPercent {
+    /// Parse `3` or `50%`.
+    pub fn parse(s: &str) -> Option<IntOrPercent> {
+        match s.strip_suffix('%') {
+            Some(p) => p.trim().parse().ok().map(IntOrPercent::Percent),
+            None => s.trim().parse().ok().map(IntOrPercent::Int),
+        }
+    }
+
+    /// The value scaled to `total`, rounding percentages up.
+    pub fn scaled(self, total: i32) -> i32 {
+        match self {
+            IntOrPercent::Int(n) => n,
+            IntOrPercent::Percent(p) => ((i64::from(p) * i64::from(total) + 99) / 100) as i32,
+        }
+    }
+}
+
+/// A PodDisruptionBudget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pdb {
+    /// `namespace/name`.
+    pub id: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Pods it covers.
+    pub selector: LabelSelector,
+    /// `minAvailable`.
+    pub min_available: Option<IntOrPercent>,
+    /// `maxUnavailable`.
+    pub max_unavailable: Option<IntOrPercent>,
+}
+
+/// The cluster.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterState {
+    pods: BTreeMap<String, PodState>,
+    nodes: BTreeMap<String, NodeState>,
+    claims: BTreeMap<String, ClaimState>,
+    by_node: BTreeMap<String, BTreeSet<String>>,
+    claim_by_node: BTreeMap<String, String>,
+    evicted: Vec<PodState>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<Pdb>,
+    generation: u64,
+}
+
+impl ClusterState {
+    /// Moves on every change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Pods by id.
+    pub fn pods(&self) -> &BTreeMap<String, PodState> {
+        &self.pods
+    }
+
+    /// Nodes by name.
+    pub fn nodes(&self) -> &BTreeMap<String, NodeState> {
+        &self.nodes
+    }
+
+    /// NodeClaims by name.
+    pub fn claims(&self) -> &BTreeMap<String, ClaimState> {
+        &self.claims
+    }
+
+    /// Ids of the pods bound to `node`.
+    pub fn pods_on(&self, node: &str) -> impl Iterator<Item = &PodState> {
+        self.by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.pods.get(id))
+    }
+
+    /// Number of pods bound to `node`.
+    pub fn pod_count(&self, node: &str) -> usize {
+        self.by_node.get(node).map_or(0, BTreeSet::len)
+    }
+
+    /// The claim that owns `node`, if any.
+    pub fn claim_of_node(&self, node: &str) -> Option<&ClaimState> {
+        self.claim_by_node
+            .get(node)
+            .and_then(|c| self.claims.get(c))
+    }
+
+    /// Add (or replace) a pod.
+    pub fn put_pod(&mut self, pod: PodState) {
+        if let Some(old) = self.pods.get(&pod.id).and_then(|p| p.node.clone()) {
+            self.unindex(&old, &pod.id);
+        }
+        if let Some(n) = &pod.node {
+            self.by_node
+                .entry(n.clone())
+                .or_default()
+                .insert(pod.id.clone());
+        }
+        self.pods.insert(pod.id.clone(), pod);
+        self.generation += 1;
+    }
+
+    /// Bind a pending pod to `node` at `now`.
+    pub fn bind(&mut self, pod: &str, node: &str, now: Time) {
+        if let Some(p) = self.pods.get_mut(pod) {
+            p.node = Some(node.to_string());
+            p.bound_at = Some(now);
+            p.unschedulable = false;
+            self.by_node
+                .entry(node.to_string())
+                .or_default()
+                .insert(pod.to_string());
+            self.touch_node(node, now);
+            self.generation += 1;
+        }
+    }
+
+    /// Mark pods unschedulable (kube-scheduler's condition).
+    pub fn mark_unschedulable(&mut self, pods: &[String]) {
+        let mut changed = false;
+        for id in pods {
+            if let Some(p) = self.pods.get_mut(id)
+                && !p.unschedulable
+            {
+                p.unschedulable = true;
+                changed = true;
+            }
+        }
+        if changed {
+            self.generation += 1;
+        }
+    }
+
+    /// Remove a pod (deleted, evicted or completed); returns it.
+    pub fn remove_pod(&mut self, id: &str, now: Time) -> Option<PodState> {
+        let pod = self.pods.remove(id)?;
+        if let Some(n) = &pod.node {
+            self.unindex(n, id);
+            self.touch_node(n, now);
+        }
+        self.generation += 1;
+        Some(pod)
+    }
+
+    fn unindex(&mut self, node: &str, id: &str) {
+        if let Some(set) = self.by_node.get_mut(node) {
+            set.remove(id);
+            if set.is_empty() {
+                self.by_node.remove(node);
+            }
+        }
+    }
+
+    fn touch_node(&mut self, node: &str, now: Time) {
+        if let Some(c) = self
+            .claim_by_node
+            .get(node)
+            .and_then(|c| self.claims.get_mut(c))
+        {
+            c.last_pod_event = now;
+        }
+    }
+
+    /// Add (or replace) a node.
+    pub fn put_node(&mut self, node: NodeState) {
+        self.nodes.insert(node.name.clone(), node);
+        self.generation += 1;
+    }
+
+    /// Change a node in place.
+    pub fn update_node(&mut self, name: &str, f: impl FnOnce(&mut NodeState)) {
+        if let Some(n) = self.nodes.get_mut(name) {
+            f(n);
+            self.generation += 1;
+        }
+    }
+
+    /// Remove a node; pods still bound to it are deleted with it (as the pod GC does) and
+    /// reported as evicted, so their owners replace them.
+    pub fn remove_node(&mut self, name: &str, now: Time) {
+        self.nodes.remove(name);
+        let ids: Vec<String> = self
+            .by_node
+            .get(name)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        for id in ids {
+            self.evict(&id, now);
+        }
+        self.by_node.remove(name);
+        self.generation += 1;
+    }
+
+    /// Evict a pod (Eviction API): it is removed and reported through
+    /// [`ClusterState::take_evicted`] so its owner can replace it.
+    pub fn evict(&mut self, id: &str, now: Time) {
+        if let Some(p) = self.remove_pod(id, now) {
+            self.evicted.push(p);
+        }
+    }
+
+    /// Pods evicted (or deleted with their node) since the last call.
+    pub fn take_evicted(&mut self) -> Vec<PodState> {
+        std::mem::take(&mut self.evicted)
+    }
+
+    /// Add (or replace) a NodeClaim.
+    pub fn put_claim(&mut self, claim: ClaimState) {
+        if let Some(n) = &claim.node {
+            self.claim_by_node.insert(n.clone(), claim.name.clone());
+        }
+        self.claims.insert(claim.name.clone(), claim);
+        self.generation += 1;
+    }
+
+    /// Change a NodeClaim in place.
+    pub fn update_claim(&mut self, name: &str, f: impl FnOnce(&mut ClaimState)) {
+        if let Some(c) = self.claims.get_mut(name) {
+            f(c);
+            if let Some(n) = &c.node {
+                self.claim_by_node.insert(n.clone(), c.name.clone());
+            }
+            self.generation += 1;
+        }
+    }
+
+    /// Remove a NodeClaim.
+    pub fn remove_claim(&mut self, name: &str) -> Option<ClaimState> {
+        let c = self.claims.remove(name);
+        if let Some(n) = c.as_ref().and_then(|c| c.node.as_ref()) {
+            self.claim_by_node.remove(n);
+        }
+        self.generation += 1;
+        c
+    }
+
+    /// What the pods bound to `node` request together.
+    pub fn requested(&self, node: &str) -> Resources {
+        let mut total = Resources::new();
+        for p in self.pods_on(node) {
+            karpenter_model::catalog::add_resources(&mut total, &p.spec.requests);
+        }
+        total
+    }
+
+    /// How many more pods covered by `pdb` may be evicted now: healthy pods (bound to a
+    /// ready node) less what the budget keeps.
+    pub fn pdb_allowed(&self, pdb: &Pdb) -> i32 {
+        let covered: Vec<&PodState> = self
+            .pods
+            .values()
+            .filter(|p| p.spec.namespace == pdb.namespace && pdb.selector.matches(&p.spec.labels))
+            .collect();
+        let expected = covered.len() as i32;
+        let healthy = covered
+            .iter()
+            .filter(|p| {
+                p.node
+                    .as_deref()
+                    .and_then(|n| self.nodes.get(n))
+                    .is_some_and(|n| n.ready)
+            })
+            .count() as i32;
+        let keep = match (pdb.min_available, pdb.max_unavailable) {
+            (Some(min), _) => min.scaled(expected),
+            (None, Some(max)) => expected - max.scaled(expected),
+            (None, None) => 0,
+        };
+        (healthy - keep).max(0)
+    }
+
+    /// The PDBs covering `pod`.
+    pub fn pdbs_of<'a>(&'a self, pod: &'a PodState) -> impl Iterator<Item = &'a Pdb> {
+        self.pdbs
+            .iter()
+            .filter(|b| b.namespace == pod.spec.namespace && b.selector.matches(&pod.spec.labels))
+    }
+}
+
+/// Requirements that hold for every value in `labels`.
+pub fn label_requirements(labels: &BTreeMap<String, String>) -> Requirements {
+    let mut r = Requirements::new();
+    for (k, v) in labels {
+        r.add(&karpenter_model::Requirement::new(
+            k,
+            karpenter_model::Op::In,
+            [v.clone()],
+        ));
+    }
+    r
+}
