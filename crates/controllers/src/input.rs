@@ -23,6 +23,10 @@ pub struct Setup {
     pub startup_taints: BTreeMap<String, Vec<karpenter_model::Taint>>,
     /// Engine settings.
     pub options: Options,
+    /// Disruption settings per NodePool.
+    pub disruption: Vec<karpenter_disruption::PoolPolicy>,
+    /// The `SpotToSpotConsolidation` feature gate.
+    pub spot_to_spot: bool,
 }
 
 /// Is the node (or its claim) being removed?
@@ -146,7 +150,7 @@ pub fn pools(setup: &Setup, state: &ClusterState) -> Vec<Pool> {
 pub fn build(
     setup: &Setup,
     state: &ClusterState,
-    types: Vec<InstanceType>,
+    types: std::sync::Arc<Vec<InstanceType>>,
     pods: &[&PodState],
     skip: &BTreeSet<String>,
     with_pools: bool,

@@ -11,10 +11,12 @@ use karpenter_model::InstanceType;
 use karpenter_model::time::{SECOND, Time};
 
 use crate::batcher::{BATCH_IDLE, BATCH_MAX, Batcher};
+use crate::disruption::Disruption;
 use crate::events::Recorder;
 use crate::input::Setup;
 use crate::lifecycle::{launch, register_and_initialize};
 use crate::provisioner::{Namer, provision, provisionable};
+use crate::state::ClaimState;
 use crate::state::ClusterState;
 use crate::termination::terminate;
 use crate::{interruption, lifecycle};
@@ -48,6 +50,9 @@ pub struct ProvisioningStats {
     pub last_unschedulable: usize,
 }
 
+/// A shared instance-type catalog.
+type Catalog = Arc<Vec<InstanceType>>;
+
 /// The controller.
 #[derive(Debug, Clone)]
 pub struct Karpenter {
@@ -61,12 +66,15 @@ pub struct Karpenter {
     pub stats: ProvisioningStats,
     batcher: Batcher,
     namer: Namer,
+    disruption: Disruption,
     /// Names of the catalog types some NodePool can use (computed on first use).
     usable: Option<BTreeSet<String>>,
     /// The last catalog the cloud returned, and its usable part.
-    filtered: Option<(Arc<Vec<InstanceType>>, Vec<InstanceType>)>,
+    filtered: Option<(Catalog, Catalog)>,
     /// Cluster generation and catalog of the last solve that created nothing.
-    settled: Option<(u64, Vec<InstanceType>)>,
+    settled: Option<(u64, Arc<Vec<InstanceType>>)>,
+    /// The static half of provisioning solves.
+    prepared: Option<karpenter_scheduling::Prepared>,
 }
 
 impl Karpenter {
@@ -79,9 +87,11 @@ impl Karpenter {
             stats: ProvisioningStats::default(),
             batcher: Batcher::new(settings.batch_idle, settings.batch_max),
             namer: Namer::default(),
+            disruption: Disruption::default(),
             usable: None,
             filtered: None,
             settled: None,
+            prepared: None,
         }
     }
 
@@ -118,6 +128,7 @@ impl Karpenter {
                     now,
                     &mut self.namer,
                     &mut self.recorder,
+                    &mut self.prepared,
                 );
                 self.stats.rounds += 1;
                 let created = state.claims().len().saturating_sub(before);
@@ -128,18 +139,46 @@ impl Karpenter {
             }
             self.batcher.done(now);
         }
+        let mut disruption_wake = None;
+        if !self.setup.disruption.is_empty() && self.disruption.due(state, now, &mut self.recorder)
+        {
+            let types = self.catalog(cloud, now);
+            let drifted = |c: &ClaimState| {
+                let pid = &c.launched.as_ref()?.provider_id;
+                cloud
+                    .get(pid)
+                    .ok()
+                    .and_then(|i| cloud.is_drifted(&i).ok().flatten())
+            };
+            disruption_wake = self.disruption.reconcile(
+                &self.setup,
+                state,
+                types,
+                &drifted,
+                now,
+                &mut self.namer,
+                &mut self.recorder,
+            );
+            launch(state, cloud, now, &mut self.recorder);
+        } else if !self.setup.disruption.is_empty() {
+            disruption_wake = self.disruption.next_wake(state, now);
+        }
         terminate(state, cloud, now, &mut self.recorder);
-        self.next_wake(state, now, !pending.is_empty())
+        let wake = self.next_wake(state, now, !pending.is_empty());
+        match (wake, disruption_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The cloud's catalog, restricted to types at least one NodePool allows (cached while
     /// the cloud returns the same catalog).
-    fn catalog<C: CloudProvider>(&mut self, cloud: &C, now: Time) -> Vec<InstanceType> {
+    fn catalog<C: CloudProvider>(&mut self, cloud: &C, now: Time) -> Arc<Vec<InstanceType>> {
         let all = cloud.instance_types(now);
         if let Some((source, filtered)) = &self.filtered
             && Arc::ptr_eq(source, &all)
         {
-            return filtered.clone();
+            return Arc::clone(filtered);
         }
         let pools = &self.setup.pools;
         let usable = self.usable.get_or_insert_with(|| {
@@ -152,12 +191,13 @@ impl Karpenter {
                 .map(|t| t.name.clone())
                 .collect()
         });
-        let filtered: Vec<InstanceType> = all
-            .iter()
-            .filter(|t| usable.contains(&t.name))
-            .cloned()
-            .collect();
-        self.filtered = Some((all, filtered.clone()));
+        let filtered: Arc<Vec<InstanceType>> = Arc::new(
+            all.iter()
+                .filter(|t| usable.contains(&t.name))
+                .cloned()
+                .collect(),
+        );
+        self.filtered = Some((all, Arc::clone(&filtered)));
         filtered
     }
 

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod batcher;
+pub mod disruption;
 pub mod events;
 pub mod input;
 pub mod interruption;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use karpenter_model::time::Time;
 use karpenter_model::{InstanceType, Requirements};
-use karpenter_scheduling::{Plan, solve};
+use karpenter_scheduling::{Plan, Prepared};
 
 use crate::events::Recorder;
 use crate::input::{Setup, build};
@@ -47,17 +47,21 @@ pub fn provisionable(state: &ClusterState) -> Vec<&PodState> {
 }
 
 /// One provisioning round: solve and create the planned NodeClaims. Returns the plan.
+/// `cache` keeps the solve's static half between rounds.
 pub fn provision(
     setup: &Setup,
     state: &mut ClusterState,
-    types: Vec<InstanceType>,
+    types: std::sync::Arc<Vec<InstanceType>>,
     now: Time,
     namer: &mut Namer,
     recorder: &mut Recorder,
+    cache: &mut Option<Prepared>,
 ) -> Plan {
     let pods = provisionable(state);
     let input = build(setup, state, types, &pods, &BTreeSet::new(), true);
-    let plan = solve(&input);
+    let mut prepared = Prepared::refresh(cache.take(), &input, std::iter::empty());
+    let plan = prepared.solve(&input);
+    *cache = Some(prepared);
     for c in &plan.claims {
         let name = namer.name(&c.node_pool);
         let startup_taints = setup

@@ -49,8 +49,8 @@ fn claim_plan(s: &mut Solver<'_>, c: usize) -> Result<ClaimPlan, String> {
         .collect();
     // values sorted by name, as every requirement's; ranks avoid sorting strings per claim
     let mut by_name: Vec<usize> = kept.iter().map(|k| k.1).collect();
-    by_name.sort_unstable_by_key(|&i| s.types.name_rank[i]);
-    by_name.dedup_by_key(|i| s.types.name_rank[*i]);
+    by_name.sort_unstable_by_key(|&i| s.types.base.name_rank[i]);
+    by_name.dedup_by_key(|i| s.types.base.name_rank[*i]);
     requirements.push(Requirement {
         key: labels::INSTANCE_TYPE.to_string(),
         op: Op::In,
@@ -179,7 +179,7 @@ pub fn plan(s: &mut Solver<'_>) -> Plan {
             }
         })
         .collect();
-    let lower_bound = lower_bound(s);
+    let lower_bound = if s.lower_bound { lower_bound(s) } else { 0.0 };
     Plan {
         claims,
         existing,

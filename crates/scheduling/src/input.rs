@@ -229,8 +229,8 @@ pub struct Input {
     pub pods: Vec<PendingPod>,
     /// NodePools that are ready.
     pub pools: Vec<Pool>,
-    /// The instance-type catalog.
-    pub instance_types: Vec<InstanceType>,
+    /// The instance-type catalog (shared: solves of one cluster reuse it).
+    pub instance_types: std::sync::Arc<Vec<InstanceType>>,
     /// Existing nodes and in-flight NodeClaims.
     pub existing: Vec<ExistingNode>,
     /// Pods bound to existing nodes.

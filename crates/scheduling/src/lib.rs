@@ -16,6 +16,7 @@ mod nodes;
 mod plan;
 mod pods;
 mod pools;
+mod prepared;
 mod solve;
 mod taints;
 mod topology;
@@ -29,6 +30,7 @@ pub use input::{
 };
 pub use nodes::{daemonset_overhead, node_requirements};
 pub use plan::{ClaimPlan, NodePlan, Plan, Unschedulable};
+pub use prepared::Prepared;
 pub use solve::solve;
 
 use karpenter_model::wellknown::{aws_labels, labels};

@@ -15,8 +15,8 @@ use crate::well_known;
 /// One existing node's working state.
 #[derive(Debug, Clone)]
 pub struct NodeState {
-    /// Requirements from its labels (hostname implied).
-    pub reqs: Requirements,
+    /// Requirements from its labels (hostname implied), shared with the cache that made them.
+    pub reqs: std::sync::Arc<Requirements>,
     /// Remaining resources.
     pub available: Vector,
     /// Host ports in use.
@@ -73,11 +73,23 @@ pub fn daemonset_overhead(daemonsets: &[DaemonSet], node: &ExistingNode) -> Reso
 /// Working state of every existing node, and the order they are tried in (initialized
 /// first, then by name).
 pub fn build(input: &Input, names: &ResourceNames) -> (Vec<NodeState>, Vec<usize>) {
+    build_with(input, names, &mut |_, node| {
+        std::sync::Arc::new(node_requirements(node))
+    })
+}
+
+/// [`build`] with each node's requirements from `reqs_of` (a cache, for repeated solves).
+pub fn build_with(
+    input: &Input,
+    names: &ResourceNames,
+    reqs_of: &mut dyn FnMut(usize, &ExistingNode) -> std::sync::Arc<Requirements>,
+) -> (Vec<NodeState>, Vec<usize>) {
     let states = input
         .existing
         .iter()
-        .map(|node| {
-            let reqs = node_requirements(node);
+        .enumerate()
+        .map(|(i, node)| {
+            let reqs = reqs_of(i, node);
             let mut available = names.vector(&node.available);
             // DaemonSets that should run here but have no pod yet still claim their share
             for ds in &input.daemonsets {

@@ -6,7 +6,7 @@
 use karpenter_model::{Effect, Requirements};
 
 use crate::dense::{Bitset, ResourceNames, Vector};
-use crate::input::{HostPort, Input};
+use crate::input::{HostPort, Input, Pool};
 use crate::taints::tolerates;
 use crate::types::Types;
 use crate::well_known;
@@ -84,41 +84,47 @@ pub fn build(input: &Input, names: &ResourceNames, types: &mut Types<'_>) -> Vec
             }
             let eff = (0..n)
                 .map(|i| {
-                    let mut v = types.alloc[i].clone();
+                    let mut v = types.base.alloc[i].clone();
                     crate::dense::sub(&mut v, &daemon[i]);
                     v
                 })
                 .collect();
-            let limits = pool.limits.as_ref();
-            let remaining = limits.map(|l| {
-                let mut v = vec![i64::MAX; dims];
-                for (name, q) in l {
-                    if let Some(slot) = names.slot(name) {
-                        v[slot] = i64::try_from(q.millis()).unwrap_or(i64::MAX);
-                    }
-                }
-                v
-            });
-            let nodes_left = limits
-                .and_then(|l| l.get("nodes"))
-                .map(|q| i64::try_from(q.millis() / 1000).unwrap_or(i64::MAX));
-            PoolState {
+            let mut state = PoolState {
                 types: allowed,
                 eff,
                 daemon,
                 daemon_ports,
-                remaining,
-                nodes_left,
+                remaining: None,
+                nodes_left: None,
                 prefer_taint: pool
                     .taints
                     .iter()
                     .any(|t| t.effect == Effect::PreferNoSchedule),
-            }
+            };
+            state.set_limits(pool, names);
+            state
         })
         .collect()
 }
 
 impl PoolState {
+    /// Take the pool's remaining limits from `pool` (reference 2.11).
+    pub fn set_limits(&mut self, pool: &Pool, names: &ResourceNames) {
+        let limits = pool.limits.as_ref();
+        self.remaining = limits.map(|l| {
+            let mut v = vec![i64::MAX; names.len()];
+            for (name, q) in l {
+                if let Some(slot) = names.slot(name) {
+                    v[slot] = i64::try_from(q.millis()).unwrap_or(i64::MAX);
+                }
+            }
+            v
+        });
+        self.nodes_left = limits
+            .and_then(|l| l.get("nodes"))
+            .map(|q| i64::try_from(q.millis() / 1000).unwrap_or(i64::MAX));
+    }
+
     /// Types within the remaining limits.
     pub fn within_limits(&self, candidates: &Bitset, types: &Types<'_>) -> Bitset {
         let Some(rem) = &self.remaining else {
@@ -126,7 +132,7 @@ impl PoolState {
         };
         let mut out = candidates.clone();
         for i in candidates.iter() {
-            if types.capacity[i].iter().zip(rem).any(|(c, r)| c > r) {
+            if types.base.capacity[i].iter().zip(rem).any(|(c, r)| c > r) {
                 out.remove(i);
             }
         }
@@ -142,7 +148,7 @@ impl PoolState {
                 }
                 let take = candidates
                     .iter()
-                    .map(|i| types.capacity[i][d])
+                    .map(|i| types.base.capacity[i][d])
                     .max()
                     .unwrap_or(0);
                 *r = r.saturating_sub(take);

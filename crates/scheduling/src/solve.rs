@@ -20,7 +20,7 @@ use crate::plan::Plan;
 use crate::pods::{self, PodState};
 use crate::pools::{self, PoolState};
 use crate::taints::{tolerates, untolerated};
-use crate::topology::{GroupRef, Topology, TopologyError};
+use crate::topology::{Domains, GroupRef, Topology, TopologyError};
 use crate::types::{Types, offering_ok};
 use crate::{explain, finish, well_known};
 
@@ -102,6 +102,8 @@ pub struct Solver<'a> {
     reservations: BTreeMap<String, u32>,
     pub(crate) placed: Vec<Option<Place>>,
     pub(crate) errors: Vec<Option<String>>,
+    /// Compute the plan's lower bound (what-if simulations skip it).
+    pub(crate) lower_bound: bool,
 }
 
 /// Decide placements for `input.pods`.
@@ -111,8 +113,43 @@ pub fn solve(input: &Input) -> Plan {
     finish::plan(&mut s)
 }
 
-/// Key/value domains the NodePools and existing nodes offer (reference 2.8).
-fn domains(
+/// Resource names of a solve: the well-known three, then pods', DaemonSets', the catalog's
+/// and `more`.
+pub(crate) fn learn_names<'r>(
+    input: &Input,
+    more: impl Iterator<Item = &'r karpenter_model::Resources>,
+) -> ResourceNames {
+    let mut names = ResourceNames::default();
+    for r in ["cpu", "memory", "pods"] {
+        names.learn(&[(r.to_string(), karpenter_model::Quantity::ZERO)].into());
+    }
+    input.pods.iter().for_each(|p| names.learn(&p.requests));
+    input
+        .daemonsets
+        .iter()
+        .for_each(|d| names.learn(&d.requests));
+    input
+        .instance_types
+        .iter()
+        .for_each(|t| names.learn(&t.capacity));
+    more.for_each(|r| names.learn(r));
+    names
+}
+
+/// Add the existing nodes' labels to the domains (reference 2.8).
+pub(crate) fn add_node_domains(input: &Input, out: &mut BTreeMap<String, BTreeSet<String>>) {
+    for node in &input.existing {
+        for (k, v) in &node.labels {
+            if !out.get(k).is_some_and(|d| d.contains(v)) {
+                out.entry(k.clone()).or_default().insert(v.clone());
+            }
+        }
+    }
+}
+
+/// Key/value domains the NodePools offer (reference 2.8); existing nodes' labels are
+/// added by [`add_node_domains`].
+pub(crate) fn domains(
     input: &Input,
     types: &Types<'_>,
     pools: &[PoolState],
@@ -133,13 +170,8 @@ fn domains(
         insert(&pool.requirements);
         for i in ps.types.iter() {
             let mut r = pool.requirements.clone();
-            r.add_all(&types.reqs[i]);
+            r.add_all(&types.base.reqs[i]);
             insert(&r);
-        }
-    }
-    for node in &input.existing {
-        for (k, v) in &node.labels {
-            out.entry(k.clone()).or_default().insert(v.clone());
         }
     }
     out
@@ -224,21 +256,25 @@ pub fn placeholder(slot: usize) -> String {
 impl<'a> Solver<'a> {
     /// Prepare a solve over `input`.
     pub fn new(input: &'a Input) -> Self {
-        let mut names = ResourceNames::default();
-        for r in ["cpu", "memory", "pods"] {
-            names.learn(&[(r.to_string(), karpenter_model::Quantity::ZERO)].into());
-        }
-        input.pods.iter().for_each(|p| names.learn(&p.requests));
-        input
-            .daemonsets
-            .iter()
-            .for_each(|d| names.learn(&d.requests));
-        input
-            .instance_types
-            .iter()
-            .for_each(|t| names.learn(&t.capacity));
+        let names = learn_names(input, std::iter::empty());
         let mut types = Types::new(&input.instance_types, &names);
         let pools = pools::build(input, &names, &mut types);
+        let mut all_domains = domains(input, &types, &pools);
+        add_node_domains(input, &mut all_domains);
+        let nodes = nodes::build(input, &names);
+        let all_domains = std::sync::Arc::new(Domains::new(all_domains));
+        Self::from_parts(input, names, types, pools, all_domains, nodes)
+    }
+
+    /// A solve over `input` from parts prepared earlier (see [`crate::Prepared`]).
+    pub(crate) fn from_parts(
+        input: &'a Input,
+        names: ResourceNames,
+        types: Types<'a>,
+        pools: Vec<PoolState>,
+        all_domains: std::sync::Arc<Domains>,
+        (nodes, node_order): (Vec<NodeState>, Vec<usize>),
+    ) -> Self {
         let mut pool_order: Vec<usize> = (0..input.pools.len()).collect();
         pool_order.sort_by(|&a, &b| {
             let (pa, pb) = (&input.pools[a], &input.pools[b]);
@@ -246,8 +282,7 @@ impl<'a> Solver<'a> {
                 .cmp(&pa.weight)
                 .then_with(|| pb.name.cmp(&pa.name))
         });
-        let (nodes, node_order) = nodes::build(input, &names);
-        let mut topology = Topology::new(domains(input, &types, &pools), input.existing.len());
+        let mut topology = Topology::new(all_domains, input.existing.len());
         for t in input.bound.iter().flat_map(|b| &b.anti_affinity) {
             topology.inverse_group(t);
         }
@@ -295,6 +330,7 @@ impl<'a> Solver<'a> {
             reservations,
             placed: vec![None; n],
             errors: vec![None; n],
+            lower_bound: true,
         }
     }
 
@@ -523,7 +559,7 @@ impl<'a> Solver<'a> {
         }
         let mut reqs = None;
         if !st.reqs.is_empty() {
-            let mut r = ns.reqs.clone();
+            let mut r = (*ns.reqs).clone();
             r.add_all(&st.reqs);
             reqs = Some(r);
         }
@@ -567,7 +603,7 @@ impl<'a> Solver<'a> {
                 .insert(v.volume.clone());
         }
         self.index.update(pos, &ns.available);
-        let final_reqs = reqs.unwrap_or_else(|| ns.reqs.clone());
+        let final_reqs = reqs.unwrap_or_else(|| (*ns.reqs).clone());
         let taints = &self.input.existing[n].taints;
         record(&mut self.topology, &self.pods[p], n, &final_reqs, taints);
         self.placed[p] = Some(Place::Node(n));

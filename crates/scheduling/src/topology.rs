@@ -5,6 +5,7 @@
 //! index), so a hostname check is one array lookup.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use karpenter_model::wellknown::labels;
 use karpenter_model::{LabelSelector, Op, Requirements, Taint, Toleration, ValueSet};
@@ -125,11 +126,41 @@ impl Group {
     }
 }
 
+/// Every topology key's domains, in value order, and each value's position: built once
+/// per cluster view and shared by the solves over it.
+#[derive(Debug, Default)]
+pub struct Domains {
+    domains: BTreeMap<String, Vec<String>>,
+    domain_ids: HashMap<String, HashMap<String, usize>>,
+}
+
+impl Domains {
+    /// Index `domains` (key to values).
+    pub fn new(domains: BTreeMap<String, BTreeSet<String>>) -> Self {
+        let domains: BTreeMap<String, Vec<String>> = domains
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect();
+        let domain_ids = domains
+            .iter()
+            .map(|(k, vs)| {
+                (
+                    k.clone(),
+                    vs.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
+                )
+            })
+            .collect();
+        Domains {
+            domains,
+            domain_ids,
+        }
+    }
+}
+
 /// The domains of every topology key and every group of the solve.
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
-    domains: BTreeMap<String, Vec<String>>,
-    domain_ids: HashMap<String, HashMap<String, usize>>,
+    shared: Arc<Domains>,
     /// Groups pods own (spread, affinity, anti-affinity).
     pub groups: Vec<Group>,
     /// Inverse anti-affinity: owners are the pods with the term; they block matching pods.
@@ -149,24 +180,10 @@ pub enum GroupRef {
 }
 
 impl Topology {
-    /// Topology over `domains` (key to values); `existing` slots are existing nodes.
-    pub fn new(domains: BTreeMap<String, BTreeSet<String>>, existing: usize) -> Self {
-        let domains: BTreeMap<String, Vec<String>> = domains
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().collect()))
-            .collect();
-        let domain_ids = domains
-            .iter()
-            .map(|(k, vs)| {
-                (
-                    k.clone(),
-                    vs.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
-                )
-            })
-            .collect();
+    /// Topology over `domains`; `existing` slots are existing nodes.
+    pub fn new(domains: Arc<Domains>, existing: usize) -> Self {
         Topology {
-            domains,
-            domain_ids,
+            shared: domains,
             existing,
             ..Topology::default()
         }
@@ -277,9 +294,13 @@ impl Topology {
         let d = if g.hostname {
             Some(slot)
         } else {
-            node_labels
-                .get(&g.key)
-                .and_then(|v| self.domain_ids.get(&g.key).and_then(|m| m.get(v)).copied())
+            node_labels.get(&g.key).and_then(|v| {
+                self.shared
+                    .domain_ids
+                    .get(&g.key)
+                    .and_then(|m| m.get(v))
+                    .copied()
+            })
         };
         if let Some(d) = d {
             self.group_mut(r).inc(d, false);
@@ -287,7 +308,7 @@ impl Topology {
     }
 
     fn domain_list(&self, key: &str) -> &[String] {
-        self.domains.get(key).map_or(&[], Vec::as_slice)
+        self.shared.domains.get(key).map_or(&[], Vec::as_slice)
     }
 
     /// The pod's domains for group `r`: its strict requirement on the key, unless the
@@ -366,7 +387,11 @@ impl Topology {
 
     /// The id of domain `value` of `key`.
     pub fn domain_id(&self, key: &str, value: &str) -> Option<usize> {
-        self.domain_ids.get(key).and_then(|m| m.get(value)).copied()
+        self.shared
+            .domain_ids
+            .get(key)
+            .and_then(|m| m.get(value))
+            .copied()
     }
 
     /// Number of domains of `key`.
@@ -476,7 +501,7 @@ impl Topology {
             return;
         }
         let ids: Vec<usize> = {
-            let Some(m) = self.domain_ids.get(&g.key) else {
+            let Some(m) = self.shared.domain_ids.get(&g.key) else {
                 return;
             };
             set.values

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use karpenter_model::wellknown::{aws_labels, labels};
 use karpenter_model::{InstanceType, Offering, Op, Requirements, ValueSet};
@@ -21,10 +22,10 @@ pub struct Offered {
     pub price: Vec<f64>,
 }
 
-/// The instance types of one solve.
-pub struct Types<'a> {
-    /// The catalog.
-    pub its: &'a [InstanceType],
+/// What a solve derives from the catalog alone: built once, shared between solves of the
+/// same catalog (disruption runs hundreds of them per decision).
+#[derive(Debug)]
+pub struct TypesBase {
     /// Full requirements (name, zones, capacity types included) per type.
     pub reqs: Vec<Requirements>,
     /// Allocatable per type.
@@ -34,6 +35,15 @@ pub struct Types<'a> {
     /// Position of each type's name in name order (equal names share a rank).
     pub name_rank: Vec<usize>,
     defined: BTreeSet<String>,
+}
+
+/// The instance types of one solve.
+#[derive(Clone)]
+pub struct Types<'a> {
+    /// The catalog.
+    pub its: &'a [InstanceType],
+    /// The catalog's derived, immutable part.
+    pub base: Arc<TypesBase>,
     compat: HashMap<String, HashMap<ValueSet, Bitset>>,
     offered: HashMap<u64, Vec<(OfferingKey, Offered)>>,
     /// Reservations this solve has used up.
@@ -104,15 +114,55 @@ impl<'a> Types<'a> {
             .iter()
             .map(|t| names_sorted.binary_search(&t.name.as_str()).unwrap_or(0))
             .collect();
-        Types {
-            its,
+        let base = TypesBase {
             name_rank,
             alloc: its.iter().map(|t| names.vector(&t.allocatable())).collect(),
             capacity: its.iter().map(|t| names.vector(&t.capacity)).collect(),
             reqs,
             defined,
+        };
+        Types {
+            its,
+            base: Arc::new(base),
             compat: HashMap::new(),
             offered: HashMap::new(),
+            exhausted: BTreeSet::new(),
+        }
+    }
+
+    /// Keep the value-keyed caches `other` (a solve over the same catalog) filled in, unless
+    /// it used up a reservation (its offering answers then depend on that solve).
+    pub fn absorb(&mut self, other: Types<'_>) {
+        if other.exhausted.is_empty() {
+            self.compat = other.compat;
+            self.offered = other.offered;
+        }
+    }
+
+    /// The same types over `its` (the catalog this was built from), moving the caches
+    /// out of `self` (give them back with [`Types::absorb`]).
+    pub fn lend<'b>(&mut self, its: &'b [InstanceType]) -> Types<'b> {
+        Types {
+            its,
+            base: Arc::clone(&self.base),
+            compat: std::mem::take(&mut self.compat),
+            offered: std::mem::take(&mut self.offered),
+            exhausted: BTreeSet::new(),
+        }
+    }
+
+    /// The same types over `its` (which must be the catalog this was built from), with
+    /// this solve's reservation bookkeeping reset and the value-keyed caches kept.
+    pub fn reuse<'b>(&self, its: &'b [InstanceType]) -> Types<'b> {
+        Types {
+            its,
+            base: Arc::clone(&self.base),
+            compat: self.compat.clone(),
+            offered: if self.exhausted.is_empty() {
+                self.offered.clone()
+            } else {
+                HashMap::new()
+            },
             exhausted: BTreeSet::new(),
         }
     }
@@ -127,7 +177,7 @@ impl<'a> Types<'a> {
     pub fn compatible(&mut self, reqs: &Requirements) -> Bitset {
         let mut out = Bitset::full(self.its.len());
         for key in reqs.keys() {
-            if !self.defined.contains(key) {
+            if !self.base.defined.contains(key) {
                 continue;
             }
             let Some(set) = reqs.get(key) else { continue };
@@ -136,8 +186,8 @@ impl<'a> Types<'a> {
                 continue;
             }
             let per_key = self.compat.entry(key.to_string()).or_default();
-            let mut b = Bitset::new(self.reqs.len());
-            for (i, r) in self.reqs.iter().enumerate() {
+            let mut b = Bitset::new(self.base.reqs.len());
+            for (i, r) in self.base.reqs.iter().enumerate() {
                 if r.get(key).is_none_or(|own| own.intersects(set)) {
                     b.insert(i);
                 }
@@ -217,7 +267,7 @@ impl<'a> Types<'a> {
     pub fn distinct_values(&self, types: &Bitset, key: &str, reqs: &Requirements) -> usize {
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         for i in types.iter() {
-            if let Some(set) = self.reqs[i].get(key)
+            if let Some(set) = self.base.reqs[i].get(key)
                 && !set.complement
             {
                 seen.extend(

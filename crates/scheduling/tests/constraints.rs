@@ -283,7 +283,7 @@ fn instance_types_are_cheapest_first_and_capped_at_600() {
 #[test]
 fn reserved_capacity_is_pinned_and_strict() {
     let mut i = input(vec![], vec![pool("default")], 4);
-    i.instance_types[1]
+    std::sync::Arc::make_mut(&mut i.instance_types)[1]
         .offerings
         .push(karpenter_model::Offering {
             zone: "a".into(),

@@ -74,7 +74,7 @@ fn input(pods: Vec<PendingPod>, pools: Vec<Pool>) -> Input {
     Input {
         pods,
         pools,
-        instance_types: catalog(),
+        instance_types: catalog().into(),
         ..Input::default()
     }
 }

@@ -94,6 +94,7 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
         },
     )?;
     let mut node_pools = Vec::new();
+    let mut disruption = Vec::new();
     let mut startup_taints = BTreeMap::new();
     let mut pdbs = Vec::new();
     for m in &manifests {
@@ -110,6 +111,9 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
                     .map(karpenter_api::convert::taint)
                     .collect();
                 startup_taints.insert(name, taints);
+                disruption.push(snapshot::pool_policy(np).map_err(|e| {
+                    invalid(s, format!("NodePool {}: {}", e.name, e.path), e.message)
+                })?);
                 node_pools.push((**np).clone());
             }
             Object::PodDisruptionBudget(b) => {
@@ -215,6 +219,8 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
             daemonsets: input.daemonsets,
             startup_taints,
             options: Options::default(),
+            disruption,
+            spot_to_spot: false,
         },
         node_pools,
         pdbs,

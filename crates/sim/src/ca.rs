@@ -343,7 +343,7 @@ impl ClusterAutoscaler {
                     limits: Some(limits),
                     instance_types: None,
                 }],
-                instance_types: vec![g.instance_type.clone()],
+                instance_types: vec![g.instance_type.clone()].into(),
                 daemonsets: self.daemonsets.clone(),
                 options: Options::default(),
                 ..Default::default()

@@ -35,7 +35,7 @@ pub fn schedule(state: &mut ClusterState, daemonsets: &[DaemonSet], now: Time) -
     let input = Input {
         pods,
         pools: Vec::new(),
-        instance_types: Vec::new(),
+        instance_types: Default::default(),
         existing: nodes,
         bound,
         daemonsets: daemonsets.to_vec(),

@@ -5,6 +5,7 @@
 //! reschedulable pods of nodes being removed). `karpenter plan` feeds manifests through it;
 //! the controller will feed its watch caches through the same code.
 
+mod disruption;
 mod nodes;
 mod pod;
 mod pools;
@@ -22,6 +23,7 @@ use crate::manifest::Object;
 use crate::validate::FieldError;
 use crate::{NodeClaim, NodePool};
 
+pub use disruption::pool_policy;
 pub use pod::{pending_pod, pod_id};
 pub use selectors::{label_selector, restricted_for_pods};
 
@@ -198,7 +200,7 @@ pub fn scheduling_input(
     Ok(Input {
         pods,
         pools,
-        instance_types: catalog,
+        instance_types: catalog.into(),
         existing: existing.nodes,
         bound: existing.bound,
         daemonsets,

@@ -321,7 +321,7 @@ pub fn large(nodes: usize, pending: usize) -> Input {
     Input {
         pods,
         pools,
-        instance_types: catalog,
+        instance_types: catalog.into(),
         existing,
         bound,
         daemonsets,

@@ -160,7 +160,7 @@ pub fn input(pods: Vec<PendingPod>, pools: Vec<Pool>, types: usize) -> Input {
     Input {
         pods,
         pools,
-        instance_types: catalog(types),
+        instance_types: catalog(types).into(),
         ..Input::default()
     }
 }
