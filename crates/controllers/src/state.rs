@@ -171,6 +171,8 @@ pub struct ClusterState {
     by_node: BTreeMap<String, BTreeSet<String>>,
     claim_by_node: BTreeMap<String, String>,
     evicted: Vec<PodState>,
+    audit: Vec<String>,
+    evictions: u64,
     /// PodDisruptionBudgets.
     pub pdbs: Vec<Pdb>,
     generation: u64,
@@ -320,18 +322,50 @@ impl ClusterState {
             .cloned()
             .collect();
         for id in ids {
-            self.evict(&id, now);
+            if let Some(p) = self.remove_pod(&id, now) {
+                self.evicted.push(p);
+            }
         }
         self.by_node.remove(name);
         self.generation += 1;
     }
 
     /// Evict a pod (Eviction API): it is removed and reported through
-    /// [`ClusterState::take_evicted`] so its owner can replace it.
+    /// [`ClusterState::take_evicted`] so its owner can replace it. An eviction that a
+    /// PodDisruptionBudget forbids, or of a `karpenter.sh/do-not-disrupt` pod, is carried
+    /// out but written to [`ClusterState::audit`]: callers must check first, and the
+    /// simulator treats an entry there as a broken invariant.
     pub fn evict(&mut self, id: &str, now: Time) {
+        if let Some(p) = self.pods.get(id) {
+            let pdbs: Vec<&Pdb> = self.pdbs_of(p).collect();
+            let refused = pdbs.iter().find(|b| self.pdb_allowed(b) == 0);
+            if p.do_not_disrupt {
+                self.audit.push(format!(
+                    "t={}s: evicted do-not-disrupt pod {id}",
+                    now / 1000
+                ));
+            } else if let Some(b) = refused {
+                self.audit.push(format!(
+                    "t={}s: evicted pod {id} although PodDisruptionBudget {} allowed no disruption",
+                    now / 1000,
+                    b.id
+                ));
+            }
+            self.evictions += 1;
+        }
         if let Some(p) = self.remove_pod(id, now) {
             self.evicted.push(p);
         }
+    }
+
+    /// Evictions that broke a PodDisruptionBudget or touched a do-not-disrupt pod.
+    pub fn audit(&self) -> &[String] {
+        &self.audit
+    }
+
+    /// Evictions through the Eviction API so far.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
     }
 
     /// Pods evicted (or deleted with their node) since the last call.

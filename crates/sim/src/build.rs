@@ -220,10 +220,28 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
             startup_taints,
             options: Options::default(),
             disruption,
-            spot_to_spot: false,
+            spot_to_spot: spot_to_spot(s)?,
         },
         node_pools,
         pdbs,
         templates,
     })
+}
+
+/// The SpotToSpotConsolidation feature gate (the only one the simulator models).
+fn spot_to_spot(scenario: &Scenario) -> Result<bool, ScenarioError> {
+    let mut on = false;
+    for (name, value) in &scenario.feature_gates {
+        match name.as_str() {
+            "spotToSpotConsolidation" | "SpotToSpotConsolidation" => on = *value,
+            other => {
+                return Err(ScenarioError::Invalid {
+                    name: scenario.name.clone(),
+                    path: format!("featureGates.{other}"),
+                    message: "unknown feature gate (known: spotToSpotConsolidation)".into(),
+                });
+            }
+        }
+    }
+    Ok(on)
 }

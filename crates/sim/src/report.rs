@@ -149,11 +149,30 @@ pub fn table(scenario: &Scenario, outcomes: &[Outcome]) -> String {
         );
     }
     for o in outcomes {
+        let _ = writeln!(out, "{}", convergence(o));
+    }
+    for o in outcomes {
         for v in o.violations.iter().take(5) {
             let _ = writeln!(out, "VIOLATION ({}): {v}", o.autoscaler.name());
         }
     }
     out
+}
+
+/// How close the capacity at the end is to a fresh plan for the same pods.
+pub fn convergence(o: &Outcome) -> String {
+    let over = if o.fresh_cost_per_hour > 0.0 {
+        (o.final_cost_per_hour / o.fresh_cost_per_hour - 1.0) * 100.0
+    } else {
+        0.0
+    };
+    format!(
+        "{}: ends at ${:.3}/hour; a fresh plan for the pods running then costs ${:.3}/hour ({:+.1}%)",
+        o.autoscaler.name(),
+        o.final_cost_per_hour,
+        o.fresh_cost_per_hour,
+        over
+    )
 }
 
 fn round(x: f64, digits: i32) -> f64 {
@@ -181,6 +200,9 @@ pub fn to_json(scenario: &Scenario, outcomes: &[Outcome]) -> Value {
                 "instancesLaunched": s.launched,
                 "capacityErrors": s.capacity_errors,
                 "nodesDisrupted": s.disrupted,
+                "evictions": o.evictions,
+                "finalCostPerHour": round(o.final_cost_per_hour, 4),
+                "freshPlanCostPerHour": round(o.fresh_cost_per_hour, 4),
                 "violations": o.violations,
                 "counters": o.recorder.counters,
                 "samples": o.samples.iter().map(|x| json!({
@@ -315,6 +337,9 @@ pub fn html(scenario: &Scenario, outcomes: &[Outcome]) -> String {
             p99.abs(),
             if p99 >= 0.0 { "faster" } else { "slower" }
         );
+    }
+    for o in outcomes {
+        let _ = write!(out, "<p class=\"convergence\">{}</p>", esc(&convergence(o)));
     }
     out.push_str("<table><tr><th>autoscaler</th><th>cost $</th><th>$/hour</th><th>p50 s</th><th>p99 s</th><th>pods bound</th><th>stuck</th><th>CPU %</th><th>max nodes</th><th>launched</th><th>disrupted</th></tr>");
     for s in &sums {

@@ -76,6 +76,13 @@ pub struct Outcome {
     pub pods_created: u64,
     /// Simulated span.
     pub duration: Time,
+    /// Evictions through the Eviction API.
+    pub evictions: u64,
+    /// Price per hour of the capacity running at the end.
+    pub final_cost_per_hour: f64,
+    /// Price per hour of a fresh Karpenter plan for the pods bound at the end, on an empty
+    /// cluster: what a perfectly consolidated cluster would cost.
+    pub fresh_cost_per_hour: f64,
 }
 
 enum Scaler {
@@ -285,6 +292,9 @@ pub fn run(
         .map(|p| p.id.clone())
         .collect();
     leaks(&state, &cloud, &kubelet, &mut violations, end);
+    violations.extend(state.audit().iter().cloned());
+    let fresh_cost_per_hour = fresh_cost(built, &state);
+    let final_cost_per_hour = cloud.price_per_hour();
     let recorder = match scaler {
         Scaler::Karpenter(k) => k.recorder,
         Scaler::Ca(ca) => ca.recorder,
@@ -301,7 +311,30 @@ pub fn run(
         recorder,
         pods_created: workloads.created,
         duration: end,
+        evictions: state.evictions(),
+        final_cost_per_hour,
+        fresh_cost_per_hour,
     })
+}
+
+/// The price per hour of the NodeClaims a fresh plan would create for the pods bound now.
+fn fresh_cost(built: &Built, state: &ClusterState) -> f64 {
+    let pods: Vec<&karpenter_controllers::PodState> =
+        state.pods().values().filter(|p| p.node.is_some()).collect();
+    let empty = ClusterState::default();
+    let input = karpenter_controllers::input::build(
+        &built.setup,
+        &empty,
+        std::sync::Arc::new(built.catalog.clone()),
+        &pods,
+        &std::collections::BTreeSet::new(),
+        true,
+    );
+    karpenter_scheduling::solve(&input)
+        .claims
+        .iter()
+        .map(|c| c.price)
+        .sum()
 }
 
 fn as_existing(n: &karpenter_controllers::NodeState) -> ExistingNode {

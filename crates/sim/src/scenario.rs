@@ -68,6 +68,10 @@ pub struct Scenario {
     /// The Cluster Autoscaler baseline; without it only Karpenter runs.
     #[serde(default)]
     pub cluster_autoscaler: Option<CaSpec>,
+    /// Karpenter's feature gates, as its Helm value `settings.featureGates` names them
+    /// (`spotToSpotConsolidation`, default off).
+    #[serde(default)]
+    pub feature_gates: BTreeMap<String, bool>,
 }
 
 fn default_catalog() -> String {
