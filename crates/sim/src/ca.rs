@@ -255,9 +255,12 @@ impl ClusterAutoscaler {
     }
 
     fn upcoming(&self, state: &ClusterState, cloud: &SimCloud) -> Vec<ExistingNode> {
+        // as CA's upcoming nodes: the group's target size less its ready nodes (a node
+        // that registered but is not ready yet takes no pods, yet is on its way)
         let registered: BTreeSet<&str> = state
             .nodes()
             .values()
+            .filter(|n| n.ready)
             .map(|n| n.provider_id.as_str())
             .collect();
         let mut out = Vec::new();
