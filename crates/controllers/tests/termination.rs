@@ -1,0 +1,205 @@
+//! Termination steps (upstream section 5) and the disruption queue's rollback, through the
+//! CloudProvider port with an in-memory fake: eviction honours PDBs (one PDB allowing none,
+//! or more than one PDB, blocks), do-not-disrupt pods are never evicted, non-critical pods go
+//! before critical ones, the instance is deleted only once the node is drained, and then the
+//! Node and the NodeClaim go.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
+use karpenter_controllers::termination::{delete_claim, drain, eviction_blocker, terminate};
+use karpenter_controllers::{
+    ClaimState, ClusterState, IntOrPercent, Launched, NodeState, Pdb, PodState, Recorder,
+};
+use karpenter_model::time::Time;
+use karpenter_model::{InstanceType, LabelSelector, Requirements};
+use karpenter_scheduling::PendingPod;
+
+#[derive(Default)]
+struct FakeCloud {
+    deleted: BTreeSet<String>,
+}
+
+impl CloudProvider for FakeCloud {
+    fn create(&mut self, _: &LaunchRequest, _: Time) -> Result<Instance, CloudError> {
+        Err(CloudError::Other("not used".into()))
+    }
+    fn delete(&mut self, provider_id: &str, _: Time) -> Result<(), CloudError> {
+        if self.deleted.insert(provider_id.to_string()) {
+            Ok(())
+        } else {
+            Err(CloudError::NotFound {
+                provider_id: provider_id.to_string(),
+            })
+        }
+    }
+    fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
+        Err(CloudError::NotFound {
+            provider_id: provider_id.to_string(),
+        })
+    }
+    fn list(&self) -> Vec<Instance> {
+        Vec::new()
+    }
+    fn instance_types(&self, _: Time) -> Arc<Vec<InstanceType>> {
+        Arc::new(Vec::new())
+    }
+    fn is_drifted(&self, _: &Instance) -> Result<Option<String>, CloudError> {
+        Ok(None)
+    }
+    fn poll_events(&mut self, _: Time) -> Vec<CloudEvent> {
+        Vec::new()
+    }
+}
+
+fn node(state: &mut ClusterState, name: &str) {
+    state.put_node(NodeState {
+        name: name.into(),
+        provider_id: format!("aws:///us-east-1a/i-{name}"),
+        labels: BTreeMap::new(),
+        taints: Vec::new(),
+        allocatable: BTreeMap::new(),
+        ready: true,
+        created: 0,
+        deleting: false,
+    });
+    state.put_claim(ClaimState {
+        name: format!("claim-{name}"),
+        node_pool: "default".into(),
+        requirements: Requirements::new(),
+        instance_types: vec!["m5.large".into()],
+        labels: BTreeMap::new(),
+        taints: Vec::new(),
+        startup_taints: Vec::new(),
+        created: 0,
+        launched: Some(Launched {
+            provider_id: format!("aws:///us-east-1a/i-{name}"),
+            instance_type: "m5.large".into(),
+            zone: "us-east-1a".into(),
+            capacity_type: "on-demand".into(),
+            price: 0.096,
+            image_id: "ami-1".into(),
+            allocatable: BTreeMap::new(),
+            capacity: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            at: 0,
+        }),
+        registered_at: Some(0),
+        initialized_at: Some(0),
+        node: Some(name.into()),
+        deleting_since: None,
+        disruption: None,
+        last_pod_event: 0,
+    });
+}
+
+fn pod(state: &mut ClusterState, id: &str, app: &str, on: &str) -> String {
+    pod_with(state, id, app, on, false, false)
+}
+
+fn pod_with(
+    state: &mut ClusterState,
+    id: &str,
+    app: &str,
+    on: &str,
+    do_not_disrupt: bool,
+    critical: bool,
+) -> String {
+    let id = format!("default/{id}");
+    state.put_pod(PodState {
+        id: id.clone(),
+        spec: Arc::new(PendingPod {
+            id: id.clone(),
+            namespace: "default".into(),
+            labels: [("app".to_string(), app.to_string())].into(),
+            ..PendingPod::default()
+        }),
+        owner: Some(app.into()),
+        node: None,
+        created: 0,
+        bound_at: None,
+        unschedulable: false,
+        priority: 0,
+        deletion_cost: 0,
+        do_not_disrupt,
+        critical,
+    });
+    state.bind(&id, on, 0);
+    id
+}
+
+fn pdb(name: &str, app: &str, max_unavailable: i32) -> Pdb {
+    Pdb {
+        id: format!("default/{name}"),
+        namespace: "default".into(),
+        selector: LabelSelector {
+            match_labels: [("app".to_string(), app.to_string())].into(),
+            ..LabelSelector::default()
+        },
+        min_available: None,
+        max_unavailable: Some(IntOrPercent::Int(max_unavailable)),
+    }
+}
+
+#[test]
+fn pdbs_and_do_not_disrupt_block_eviction() {
+    let mut s = ClusterState::default();
+    node(&mut s, "a");
+    let api = pod(&mut s, "api-0", "api", "a");
+    let both = pod(&mut s, "both-0", "both", "a");
+    let pinned = pod_with(&mut s, "pinned-0", "free", "a", true, false);
+    s.pdbs = vec![
+        pdb("api", "api", 0),
+        pdb("b1", "both", 1),
+        pdb("b2", "both", 1),
+    ];
+    assert!(eviction_blocker(&s, &api).is_some_and(|r| r.contains("allows no more")));
+    assert!(eviction_blocker(&s, &both).is_some_and(|r| r.contains("more than one")));
+    assert!(eviction_blocker(&s, &pinned).is_some_and(|r| r.contains("do-not-disrupt")));
+
+    let mut rec = Recorder::default();
+    assert!(
+        !drain(&mut s, "a", 0, &mut rec),
+        "blocked pods keep the node"
+    );
+    assert_eq!(s.pod_count("a"), 3, "nothing evicted");
+    assert!(s.audit().is_empty());
+    assert_eq!(rec.total("karpenter_pods_eviction_requests_total"), 3.0);
+}
+
+#[test]
+fn drain_evicts_non_critical_pods_first_then_deletes_the_instance() {
+    let mut s = ClusterState::default();
+    node(&mut s, "a");
+    pod(&mut s, "web-0", "web", "a");
+    let critical = pod_with(&mut s, "dns-0", "dns", "a", false, true);
+    let mut cloud = FakeCloud::default();
+    let mut rec = Recorder::default();
+    delete_claim(&mut s, "claim-a", "Underutilized", 0);
+
+    terminate(&mut s, &mut cloud, 1, &mut rec);
+    assert!(
+        s.pods().contains_key(&critical),
+        "critical pods wait for the others"
+    );
+    assert!(!s.pods().contains_key("default/web-0"));
+    assert!(
+        cloud.deleted.is_empty(),
+        "the instance stays until the node is drained"
+    );
+
+    terminate(&mut s, &mut cloud, 2, &mut rec);
+    assert!(!s.pods().contains_key(&critical));
+    terminate(&mut s, &mut cloud, 3, &mut rec);
+    assert!(cloud.deleted.contains("aws:///us-east-1a/i-a"));
+    assert!(
+        !s.nodes().contains_key("a"),
+        "the Node goes after the instance"
+    );
+    assert!(
+        !s.claims().contains_key("claim-a"),
+        "and the NodeClaim with it"
+    );
+    assert_eq!(s.take_evicted().len(), 2, "owners learn of both evictions");
+}
