@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use karpenter_disruption::{DisruptionInput, NodeInfo, PodInfo, Reason, decide_cached};
+use karpenter_model::InstanceType;
 use karpenter_model::time::{MINUTE, SECOND, Time};
 use karpenter_model::wellknown::taints;
-use karpenter_model::{InstanceType, Requirements};
 
 use crate::events::Recorder;
 use crate::input::{Setup, build};
-use crate::provisioner::{Namer, provisionable};
+use crate::provisioner::{Namer, new_claim, provisionable};
 use crate::state::{ClaimState, ClusterState};
 use crate::termination::{delete_claim, disrupted_taint, eviction_blocker};
 
@@ -192,32 +192,7 @@ impl Disruption {
                         format!("NodeClaim/{name}"),
                         format!("replacement for {}", cmd.candidates.join(", ")),
                     );
-                    state.put_claim(ClaimState {
-                        name: name.clone(),
-                        node_pool: r.node_pool.clone(),
-                        requirements: Requirements::from_requirements(&r.requirements),
-                        instance_types: r.instance_types.clone(),
-                        labels: r.labels.clone(),
-                        taints: setup
-                            .pools
-                            .iter()
-                            .find(|p| p.name == r.node_pool)
-                            .map(|p| p.taints.clone())
-                            .unwrap_or_default(),
-                        startup_taints: setup
-                            .startup_taints
-                            .get(&r.node_pool)
-                            .cloned()
-                            .unwrap_or_default(),
-                        created: now,
-                        launched: None,
-                        registered_at: None,
-                        initialized_at: None,
-                        node: None,
-                        deleting_since: None,
-                        disruption: None,
-                        last_pod_event: now,
-                    });
+                    state.put_claim(new_claim(setup, r, name.clone(), now));
                     names.push(name);
                 }
                 self.queue.push(Queued {

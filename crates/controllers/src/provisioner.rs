@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use karpenter_model::time::Time;
 use karpenter_model::{InstanceType, Requirements};
-use karpenter_scheduling::{Plan, Prepared};
+use karpenter_scheduling::{ClaimPlan, Plan, Prepared};
 
 use crate::events::Recorder;
 use crate::input::{Setup, build};
@@ -64,17 +64,6 @@ pub fn provision(
     *cache = Some(prepared);
     for c in &plan.claims {
         let name = namer.name(&c.node_pool);
-        let startup_taints = setup
-            .startup_taints
-            .get(&c.node_pool)
-            .cloned()
-            .unwrap_or_default();
-        let taints = setup
-            .pools
-            .iter()
-            .find(|p| p.name == c.node_pool)
-            .map(|p| p.taints.clone())
-            .unwrap_or_default();
         recorder.count(
             "karpenter_nodeclaims_created_total",
             &[
@@ -103,25 +92,40 @@ pub fn provision(
                 c.instance_types.len()
             ),
         );
-        state.put_claim(ClaimState {
-            name,
-            node_pool: c.node_pool.clone(),
-            requirements: Requirements::from_requirements(&c.requirements),
-            instance_types: c.instance_types.clone(),
-            labels: c.labels.clone(),
-            taints,
-            startup_taints,
-            created: now,
-            launched: None,
-            registered_at: None,
-            initialized_at: None,
-            node: None,
-            deleting_since: None,
-            disruption: None,
-            last_pod_event: now,
-        });
+        state.put_claim(new_claim(setup, c, name, now));
     }
     plan
+}
+
+/// A new NodeClaim `name` for a plan's claim `c`: the pool's taints and startup taints,
+/// nothing launched yet.
+pub fn new_claim(setup: &Setup, c: &ClaimPlan, name: String, now: Time) -> ClaimState {
+    ClaimState {
+        name,
+        node_pool: c.node_pool.clone(),
+        requirements: Requirements::from_requirements(&c.requirements),
+        instance_types: c.instance_types.clone(),
+        labels: c.labels.clone(),
+        taints: setup
+            .pools
+            .iter()
+            .find(|p| p.name == c.node_pool)
+            .map(|p| p.taints.clone())
+            .unwrap_or_default(),
+        startup_taints: setup
+            .startup_taints
+            .get(&c.node_pool)
+            .cloned()
+            .unwrap_or_default(),
+        created: now,
+        launched: None,
+        registered_at: None,
+        initialized_at: None,
+        node: None,
+        deleting_since: None,
+        disruption: None,
+        last_pod_event: now,
+    }
 }
 
 #[cfg(test)]
