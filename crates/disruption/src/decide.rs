@@ -92,6 +92,20 @@ impl Ctx<'_> {
         None
     }
 
+    /// Is `node`'s pool out of budget for `reason`? If so the node is blocked with that.
+    fn out_of_budget(&mut self, node: &NodeInfo, reason: Reason) -> bool {
+        if self.budgets.left(&node.node_pool, reason) > 0 {
+            return false;
+        }
+        let why = format!(
+            "disruption budget of NodePool {} for {} is used up",
+            node.node_pool,
+            reason.as_str()
+        );
+        self.block(&node.name, why);
+        true
+    }
+
     fn consolidatable(&self, node: &NodeInfo) -> Result<(), String> {
         let Some(pool) = self.pool(&node.node_pool) else {
             return Err("NodePool not found".into());
@@ -208,14 +222,7 @@ fn emptiness(ctx: &mut Ctx<'_>, nodes: &[&NodeInfo]) {
             ctx.block(&n.name, r);
             continue;
         }
-        if ctx.budgets.left(&n.node_pool, Reason::Empty) <= 0 {
-            ctx.block(
-                &n.name,
-                format!(
-                    "disruption budget of NodePool {} for Empty is used up",
-                    n.node_pool
-                ),
-            );
+        if ctx.out_of_budget(n, Reason::Empty) {
             continue;
         }
         ctx.budgets.spend(&n.node_pool);
@@ -224,16 +231,10 @@ fn emptiness(ctx: &mut Ctx<'_>, nodes: &[&NodeInfo]) {
     if !chosen.is_empty() {
         // spent above, one by one, so the budget applied to each; push re-spends: undo
         for n in &chosen {
-            ctx.budgets_unspend(&n.node_pool);
+            ctx.budgets.unspend(&n.node_pool);
         }
         let msg = format!("{} empty node(s)", chosen.len());
         ctx.push(Method::Emptiness, Reason::Empty, &chosen, Vec::new(), msg);
-    }
-}
-
-impl Ctx<'_> {
-    fn budgets_unspend(&mut self, pool: &str) {
-        self.budgets.unspend(pool);
     }
 }
 
@@ -251,14 +252,7 @@ fn drift(ctx: &mut Ctx<'_>, nodes: &[&NodeInfo]) {
             ctx.block(&n.name, r);
             continue;
         }
-        if ctx.budgets.left(&n.node_pool, Reason::Drifted) <= 0 {
-            ctx.block(
-                &n.name,
-                format!(
-                    "disruption budget of NodePool {} for Drifted is used up",
-                    n.node_pool
-                ),
-            );
+        if ctx.out_of_budget(n, Reason::Drifted) {
             continue;
         }
         let pods = moved(&[n]);
@@ -408,14 +402,7 @@ fn single_node(ctx: &mut Ctx<'_>, candidates: &[&NodeInfo]) {
         if ctx.taken.contains(&n.name) {
             continue;
         }
-        if ctx.budgets.left(&n.node_pool, Reason::Underutilized) <= 0 {
-            ctx.block(
-                &n.name,
-                format!(
-                    "disruption budget of NodePool {} for Underutilized is used up",
-                    n.node_pool
-                ),
-            );
+        if ctx.out_of_budget(n, Reason::Underutilized) {
             continue;
         }
         if simulations >= ctx.input.max_simulations {

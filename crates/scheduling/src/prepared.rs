@@ -59,7 +59,7 @@ impl Prepared {
         let domains = domains(input, &types, &pools);
         Prepared {
             names,
-            types: types.reuse(&[]),
+            types: types.lend(&[]),
             pools,
             domains,
             type_names: input

@@ -151,22 +151,6 @@ impl<'a> Types<'a> {
         }
     }
 
-    /// The same types over `its` (which must be the catalog this was built from), with
-    /// this solve's reservation bookkeeping reset and the value-keyed caches kept.
-    pub fn reuse<'b>(&self, its: &'b [InstanceType]) -> Types<'b> {
-        Types {
-            its,
-            base: Arc::clone(&self.base),
-            compat: self.compat.clone(),
-            offered: if self.exhausted.is_empty() {
-                self.offered.clone()
-            } else {
-                HashMap::new()
-            },
-            exhausted: BTreeSet::new(),
-        }
-    }
-
     /// Number of types.
     pub fn len(&self) -> usize {
         self.its.len()
