@@ -8,6 +8,7 @@ pub mod common;
 pub mod convert;
 pub mod crds;
 pub mod ec2nodeclass;
+pub mod hash;
 pub mod manifest;
 pub mod nodeclaim;
 pub mod nodepool;
