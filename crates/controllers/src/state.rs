@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use karpenter_model::time::Time;
-use karpenter_model::{LabelSelector, Requirements, Resources, Taint};
+use karpenter_model::{Requirements, Resources, Taint};
 use karpenter_scheduling::PendingPod;
 
 /// A pod.
@@ -120,47 +120,7 @@ pub struct Launched {
     pub at: Time,
 }
 
-/// How many pods a budget keeps or may take away: a count or a percentage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntOrPercent {
-    /// An absolute number.
-    Int(i32),
-    /// A percentage of the expected pods (rounded up, as Kubernetes does).
-    Percent(i32),
-}
-
-impl IntOrPercent {
-    /// Parse `3` or `50%`.
-    pub fn parse(s: &str) -> Option<IntOrPercent> {
-        match s.strip_suffix('%') {
-            Some(p) => p.trim().parse().ok().map(IntOrPercent::Percent),
-            None => s.trim().parse().ok().map(IntOrPercent::Int),
-        }
-    }
-
-    /// The value scaled to `total`, rounding percentages up.
-    pub fn scaled(self, total: i32) -> i32 {
-        match self {
-            IntOrPercent::Int(n) => n,
-            IntOrPercent::Percent(p) => ((i64::from(p) * i64::from(total) + 99) / 100) as i32,
-        }
-    }
-}
-
-/// A PodDisruptionBudget.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pdb {
-    /// `namespace/name`.
-    pub id: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Pods it covers.
-    pub selector: LabelSelector,
-    /// `minAvailable`.
-    pub min_available: Option<IntOrPercent>,
-    /// `maxUnavailable`.
-    pub max_unavailable: Option<IntOrPercent>,
-}
+pub use karpenter_disruption::pdb::{IntOrPercent, Pdb};
 
 /// The cluster.
 #[derive(Debug, Clone, Default)]
@@ -418,7 +378,7 @@ impl ClusterState {
         let covered: Vec<&PodState> = self
             .pods
             .values()
-            .filter(|p| p.spec.namespace == pdb.namespace && pdb.selector.matches(&p.spec.labels))
+            .filter(|p| pdb.covers(&p.spec.namespace, &p.spec.labels))
             .collect();
         let expected = covered.len() as i32;
         let healthy = covered
@@ -430,19 +390,14 @@ impl ClusterState {
                     .is_some_and(|n| n.ready)
             })
             .count() as i32;
-        let keep = match (pdb.min_available, pdb.max_unavailable) {
-            (Some(min), _) => min.scaled(expected),
-            (None, Some(max)) => expected - max.scaled(expected),
-            (None, None) => 0,
-        };
-        (healthy - keep).max(0)
+        pdb.allowed(expected, healthy)
     }
 
     /// The PDBs covering `pod`.
     pub fn pdbs_of<'a>(&'a self, pod: &'a PodState) -> impl Iterator<Item = &'a Pdb> {
         self.pdbs
             .iter()
-            .filter(|b| b.namespace == pod.spec.namespace && b.selector.matches(&pod.spec.labels))
+            .filter(|b| b.covers(&pod.spec.namespace, &pod.spec.labels))
     }
 }
 

@@ -52,7 +52,8 @@ impl Budgets {
                     };
                     limit = limit.min(n);
                 }
-                allowed.insert((pool.name.clone(), reason), limit);
+                // no budget for the reason: every node of the pool may go
+                allowed.insert((pool.name.clone(), reason), limit.min(nodes.len() as i64));
             }
         }
         Budgets {

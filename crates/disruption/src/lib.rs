@@ -9,6 +9,7 @@
 pub mod budgets;
 pub mod cron;
 mod decide;
+pub mod pdb;
 pub mod pricing;
 pub mod simulate;
 pub mod types;

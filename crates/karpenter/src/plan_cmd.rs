@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use karpenter_api::{manifest, snapshot, validate};
 use karpenter_catalog::AwsSettings;
-use karpenter_scheduling::{MinValuesPolicy, Options, Plan, PreferencePolicy};
+use karpenter_scheduling::{ClaimPlan, MinValuesPolicy, Options, Plan, PreferencePolicy};
 use serde_json::{Value, json};
 
 /// Arguments of `karpenter plan`.
@@ -30,6 +30,17 @@ pub struct PlanArgs {
     /// Refuse NodeClaims that miss minValues (Strict) or lower minValues (BestEffort).
     #[arg(long, value_enum, default_value_t = MinValues::Strict)]
     min_values_policy: MinValues,
+    /// Plan one disruption loop instead: what would be disrupted now, why, and what
+    /// blocks the rest.
+    #[arg(long)]
+    disruption: bool,
+    /// The clock of consolidateAfter, expireAfter and budget schedules (RFC 3339;
+    /// default: now). With --disruption.
+    #[arg(long, value_name = "RFC3339", requires = "disruption")]
+    now: Option<String>,
+    /// Upstream's feature gates, e.g. `SpotToSpotConsolidation=true`. With --disruption.
+    #[arg(long, value_name = "GATES", requires = "disruption")]
+    feature_gates: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -82,6 +93,14 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         print_errors(&lines, "validating manifests");
         return Ok(ExitCode::FAILURE);
     }
+    let (now, gates) = if args.disruption {
+        (
+            Some(crate::disruption_cmd::now(args.now.as_deref())?),
+            crate::disruption_cmd::feature_gates(args.feature_gates.as_deref())?,
+        )
+    } else {
+        (None, Default::default())
+    };
     let catalog = karpenter_catalog::load(&args.catalog, &AwsSettings::default())
         .with_context(|| format!("loading catalog {}", args.catalog))?;
     let cluster = match snapshot::Cluster::new(manifests.iter().map(|m| &m.object)) {
@@ -101,6 +120,24 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             MinValues::BestEffort => MinValuesPolicy::BestEffort,
         },
     };
+    if let Some(now) = now {
+        let settings = crate::disruption_cmd::settings(now, &gates);
+        let decision = match crate::disruption_cmd::decide(&cluster, catalog, options, settings) {
+            Ok(d) => d,
+            Err(errors) => {
+                print_errors(&errors, "reading the cluster");
+                return Ok(ExitCode::FAILURE);
+            }
+        };
+        match args.output {
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::disruption_cmd::to_json(&decision))?
+            ),
+            Output::Table => crate::disruption_cmd::print_table(&decision),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let input = match snapshot::scheduling_input(&cluster, catalog, options) {
         Ok(i) => i,
         Err(errors) => {
@@ -122,28 +159,28 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Round a price to 6 decimals, so floating noise never reaches the output.
-fn price(p: f64) -> f64 {
+pub fn price(p: f64) -> f64 {
     (p * 1e6).round() / 1e6
+}
+
+/// A planned NodeClaim as JSON (the `nodeClaims` entries of a plan, the `replacements` of
+/// a disruption command).
+pub fn claim_json(c: &ClaimPlan) -> Value {
+    json!({
+        "nodePool": c.node_pool,
+        "instanceTypes": c.instance_types,
+        "requirements": c.requirements.iter().map(|r| json!({
+            "key": r.key, "operator": r.op.as_str(), "values": r.values,
+        })).collect::<Vec<_>>(),
+        "labels": c.labels,
+        "pods": c.pods,
+        "price": price(c.price),
+    })
 }
 
 /// The plan as JSON, field names as documented.
 pub fn to_json(plan: &Plan, pods: usize, duration_ms: f64) -> Value {
-    let claims: Vec<Value> = plan
-        .claims
-        .iter()
-        .map(|c| {
-            json!({
-                "nodePool": c.node_pool,
-                "instanceTypes": c.instance_types,
-                "requirements": c.requirements.iter().map(|r| json!({
-                    "key": r.key, "operator": r.op.as_str(), "values": r.values,
-                })).collect::<Vec<_>>(),
-                "labels": c.labels,
-                "pods": c.pods,
-                "price": price(c.price),
-            })
-        })
-        .collect();
+    let claims: Vec<Value> = plan.claims.iter().map(claim_json).collect();
     json!({
         "nodeClaims": claims,
         "existingNodes": plan.existing.iter().map(|n| json!({"name": n.name, "pods": n.pods})).collect::<Vec<_>>(),

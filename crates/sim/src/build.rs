@@ -7,11 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use karpenter_api::manifest::{self, Object};
 use karpenter_api::{snapshot, validate};
 use karpenter_catalog::aws::AwsSettings;
-use karpenter_controllers::{IntOrPercent, Pdb, Setup};
+use karpenter_controllers::{Pdb, Setup};
 use karpenter_model::InstanceType;
 use karpenter_model::wellknown::annotations;
 use karpenter_scheduling::{Options, PendingPod};
@@ -53,13 +52,6 @@ fn invalid(s: &Scenario, path: String, message: String) -> ScenarioError {
         name: s.name.clone(),
         path,
         message,
-    }
-}
-
-fn int_or_percent(v: &IntOrString) -> Option<IntOrPercent> {
-    match v {
-        IntOrString::Int(n) => Some(IntOrPercent::Int(*n)),
-        IntOrString::String(s) => IntOrPercent::parse(s),
     }
 }
 
@@ -117,27 +109,13 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
                 node_pools.push((**np).clone());
             }
             Object::PodDisruptionBudget(b) => {
-                let ns = b
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                let name = b.metadata.name.clone().unwrap_or_default();
-                let spec = b.spec.clone().unwrap_or_default();
-                let selector = snapshot::label_selector(spec.selector.as_ref()).map_err(|e| {
+                pdbs.push(snapshot::pdb(b).map_err(|e| {
                     invalid(
                         s,
-                        format!("PodDisruptionBudget {ns}/{name}: spec.selector"),
-                        e,
+                        format!("PodDisruptionBudget {}: {}", e.name, e.path),
+                        e.message,
                     )
-                })?;
-                pdbs.push(Pdb {
-                    id: format!("{ns}/{name}"),
-                    namespace: ns,
-                    selector,
-                    min_available: spec.min_available.as_ref().and_then(int_or_percent),
-                    max_unavailable: spec.max_unavailable.as_ref().and_then(int_or_percent),
-                });
+                })?);
             }
             _ => {}
         }

@@ -5,8 +5,11 @@
 //! reschedulable pods of nodes being removed). `karpenter plan` feeds manifests through it;
 //! the controller will feed its watch caches through the same code.
 
+mod candidates;
 mod disruption;
+mod drift;
 mod nodes;
+mod pdb;
 mod pod;
 mod pools;
 mod selectors;
@@ -23,7 +26,9 @@ use crate::manifest::Object;
 use crate::validate::FieldError;
 use crate::{NodeClaim, NodePool};
 
+pub use candidates::{DisruptionSettings, DisruptionSnapshot, disruption_input};
 pub use disruption::pool_policy;
+pub use pdb::pdb;
 pub use pod::{pending_pod, pod_id};
 pub use selectors::{label_selector, restricted_for_pods};
 
@@ -52,6 +57,10 @@ pub struct Cluster<'a> {
     pub pods: Vec<&'a Pod>,
     /// DaemonSets.
     pub daemonsets: Vec<&'a k8s_openapi::api::apps::v1::DaemonSet>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<&'a k8s_openapi::api::policy::v1::PodDisruptionBudget>,
+    /// EC2NodeClasses.
+    pub nodeclasses: Vec<&'a crate::EC2NodeClass>,
 }
 
 impl<'a> Cluster<'a> {
@@ -119,6 +128,8 @@ impl<'a> Cluster<'a> {
                     c.pods.push(p);
                 }
                 Object::DaemonSet(d) => c.daemonsets.push(d),
+                Object::PodDisruptionBudget(b) => c.pdbs.push(b),
+                Object::EC2NodeClass(n) => c.nodeclasses.push(n),
                 _ => {}
             }
         }
