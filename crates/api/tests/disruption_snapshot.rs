@@ -115,7 +115,7 @@ fn nodes_prices_times_and_blockers_from_the_example() {
     assert_eq!(young.quiet_since, now() - MINUTE);
     assert_eq!(
         node(&s, "general-old").created,
-        parse_rfc3339("2026-10-01T00:00:00Z").unwrap_or_default()
+        parse_rfc3339("2026-10-25T00:00:00Z").unwrap_or_default()
     );
     let dnd = &node(&s, "general-dnd").pods[0];
     assert!(

@@ -112,6 +112,9 @@ impl Ctx<'_> {
         };
         match pool.consolidate_after {
             None => Err("consolidateAfter is Never".into()),
+            Some(_) if node.quiet_since > self.input.now => {
+                Err("consolidateAfter: its pods changed after now".into())
+            }
             Some(after) if self.input.now - node.quiet_since < after => Err(format!(
                 "consolidateAfter: pods changed {}s ago, needs {}s",
                 (self.input.now - node.quiet_since) / 1000,
