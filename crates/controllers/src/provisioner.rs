@@ -125,6 +125,11 @@ pub fn new_claim(setup: &Setup, c: &ClaimPlan, name: String, now: Time) -> Claim
         deleting_since: None,
         disruption: None,
         last_pod_event: now,
+        termination_grace_period: setup
+            .disruption
+            .iter()
+            .find(|p| p.name == c.node_pool)
+            .and_then(|p| p.termination_grace_period),
     }
 }
 

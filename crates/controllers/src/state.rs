@@ -57,6 +57,8 @@ pub struct NodeState {
     pub created: Time,
     /// Has a deletion timestamp.
     pub deleting: bool,
+    /// VolumeAttachments to it that are not detached yet.
+    pub attached_volumes: Vec<String>,
 }
 
 /// A NodeClaim.
@@ -93,6 +95,9 @@ pub struct ClaimState {
     pub disruption: Option<String>,
     /// Last time a pod was bound to or removed from its node.
     pub last_pod_event: Time,
+    /// `terminationGracePeriod` from its NodePool: once deleting for this long, its pods
+    /// are deleted whatever blocks their eviction, and volumes are not waited for.
+    pub termination_grace_period: Option<Time>,
 }
 
 /// What the cloud launched for a claim.
@@ -313,6 +318,15 @@ impl ClusterState {
             }
             self.evictions += 1;
         }
+        if let Some(p) = self.remove_pod(id, now) {
+            self.evicted.push(p);
+        }
+    }
+
+    /// Delete a pod outright (a drain's deadline passed): no PDB or do-not-disrupt check,
+    /// and no audit entry, since upstream deletes such pods by design. It is reported through
+    /// [`ClusterState::take_evicted`] so its owner can replace it.
+    pub fn force_delete(&mut self, id: &str, now: Time) {
         if let Some(p) = self.remove_pod(id, now) {
             self.evicted.push(p);
         }

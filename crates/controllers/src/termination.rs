@@ -1,11 +1,14 @@
 //! Termination (upstream §5): a NodeClaim being deleted has its Node tainted
 //! `karpenter.sh/disrupted:NoSchedule` and drained through eviction that honours
 //! PodDisruptionBudgets, in upstream's tiers (non-critical pods first, critical ones after),
-//! skipping pods with `karpenter.sh/do-not-disrupt`; once drained the instance is deleted,
-//! then the Node and the NodeClaim.
+//! skipping pods with `karpenter.sh/do-not-disrupt`. A NodePool's terminationGracePeriod is
+//! a hard deadline: once only a pod's own grace period is left before it, the remaining pods
+//! are deleted whatever blocks their eviction. Once drained, and once the node's volumes are
+//! detached (not waited for past the deadline), the instance is deleted, then the Node and
+//! the NodeClaim.
 
 use karpenter_cloud::{CloudError, CloudProvider};
-use karpenter_model::time::Time;
+use karpenter_model::time::{SECOND, Time};
 use karpenter_model::wellknown::taints;
 use karpenter_model::{Effect, Taint};
 
@@ -45,8 +48,31 @@ pub fn eviction_blocker(state: &ClusterState, pod: &str) -> Option<String> {
     None
 }
 
-/// Drain one node: evict what may be evicted now, in tiers. Returns whether it is empty.
-pub fn drain(state: &mut ClusterState, node: &str, now: Time, recorder: &mut Recorder) -> bool {
+/// How long a pod takes to stop once deleted (Kubernetes' default
+/// `terminationGracePeriodSeconds`): pods are deleted this long before a drain's deadline.
+pub const POD_GRACE: Time = 30 * SECOND;
+
+/// Drain one node: evict what may be evicted now, in tiers; from `deadline - POD_GRACE` on,
+/// delete every pod left instead. Returns whether it is empty.
+pub fn drain(
+    state: &mut ClusterState,
+    node: &str,
+    now: Time,
+    deadline: Option<Time>,
+    recorder: &mut Recorder,
+) -> bool {
+    if deadline.is_some_and(|d| now >= d - POD_GRACE) {
+        let pods: Vec<String> = state.pods_on(node).map(|p| p.id.clone()).collect();
+        for id in pods {
+            recorder.event(
+                now,
+                "TerminationGracePeriodExpiring",
+                format!("Pod/{id}"),
+                format!("deleting the pod: Node {node} reaches its terminationGracePeriod"),
+            );
+            state.force_delete(&id, now);
+        }
+    }
     state.update_node(node, |n| {
         let t = disrupted_taint();
         if !n.taints.contains(&t) {
@@ -86,6 +112,15 @@ pub fn drain(state: &mut ClusterState, node: &str, now: Time, recorder: &mut Rec
     state.pod_count(node) == 0
 }
 
+/// A NodeClaim being deleted, as termination needs it.
+struct Deleting {
+    name: String,
+    node: Option<String>,
+    provider_id: Option<String>,
+    /// Deletion time plus terminationGracePeriod.
+    deadline: Option<Time>,
+}
+
 /// Move every deleting NodeClaim along: drain its node, then delete the instance, the Node
 /// and the claim.
 pub fn terminate<C: CloudProvider>(
@@ -94,24 +129,39 @@ pub fn terminate<C: CloudProvider>(
     now: Time,
     recorder: &mut Recorder,
 ) {
-    let deleting: Vec<(String, Option<String>, Option<String>)> = state
+    let deleting: Vec<Deleting> = state
         .claims()
         .values()
-        .filter(|c| c.deleting_since.is_some())
-        .map(|c| {
-            (
-                c.name.clone(),
-                c.node.clone(),
-                c.launched.as_ref().map(|l| l.provider_id.clone()),
-            )
+        .filter_map(|c| {
+            let since = c.deleting_since?;
+            Some(Deleting {
+                name: c.name.clone(),
+                node: c.node.clone(),
+                provider_id: c.launched.as_ref().map(|l| l.provider_id.clone()),
+                deadline: c.termination_grace_period.map(|g| since + g),
+            })
         })
         .collect();
-    for (name, node, provider_id) in deleting {
+    for Deleting {
+        name,
+        node,
+        provider_id,
+        deadline,
+    } in deleting
+    {
         if let Some(n) = &node
             && state.nodes().contains_key(n)
-            && !drain(state, n, now, recorder)
         {
-            continue;
+            if !drain(state, n, now, deadline, recorder) {
+                continue;
+            }
+            let attached = state
+                .nodes()
+                .get(n)
+                .is_some_and(|n| !n.attached_volumes.is_empty());
+            if attached && deadline.is_none_or(|d| now < d) {
+                continue; // wait for volume detachment, as upstream, until the deadline
+            }
         }
         if let Some(pid) = &provider_id {
             match cloud.delete(pid, now) {

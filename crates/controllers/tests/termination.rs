@@ -63,6 +63,7 @@ fn node(state: &mut ClusterState, name: &str) {
         ready: true,
         created: 0,
         deleting: false,
+        attached_volumes: Vec::new(),
     });
     state.put_claim(ClaimState {
         name: format!("claim-{name}"),
@@ -91,6 +92,7 @@ fn node(state: &mut ClusterState, name: &str) {
         deleting_since: None,
         disruption: None,
         last_pod_event: 0,
+        termination_grace_period: None,
     });
 }
 
@@ -160,7 +162,7 @@ fn pdbs_and_do_not_disrupt_block_eviction() {
 
     let mut rec = Recorder::default();
     assert!(
-        !drain(&mut s, "a", 0, &mut rec),
+        !drain(&mut s, "a", 0, None, &mut rec),
         "blocked pods keep the node"
     );
     assert_eq!(s.pod_count("a"), 3, "nothing evicted");
@@ -202,4 +204,61 @@ fn drain_evicts_non_critical_pods_first_then_deletes_the_instance() {
         "and the NodeClaim with it"
     );
     assert_eq!(s.take_evicted().len(), 2, "owners learn of both evictions");
+}
+
+#[test]
+fn termination_grace_period_is_a_hard_deadline() {
+    let mut s = ClusterState::default();
+    node(&mut s, "a");
+    s.update_claim("claim-a", |c| {
+        c.termination_grace_period = Some(10 * 60_000)
+    });
+    let pinned = pod_with(&mut s, "pinned-0", "batch", "a", true, false);
+    let guarded = pod(&mut s, "db-0", "db", "a");
+    s.pdbs = vec![pdb("db", "db", 0)];
+    let mut cloud = FakeCloud::default();
+    let mut rec = Recorder::default();
+    delete_claim(&mut s, "claim-a", "Drifted", 0);
+    terminate(&mut s, &mut cloud, 60_000, &mut rec);
+    assert_eq!(s.pod_count("a"), 2, "blockers hold before the deadline");
+    assert!(cloud.deleted.is_empty());
+    // a pod's own grace period (30 s) before the 10-minute deadline, the pods are deleted
+    terminate(&mut s, &mut cloud, 10 * 60_000 - 30_000, &mut rec);
+    assert!(!s.pods().contains_key(&pinned) && !s.pods().contains_key(&guarded));
+    assert!(
+        s.audit().is_empty(),
+        "deleting at the deadline is by design, not a broken PDB"
+    );
+    assert_eq!(s.evictions(), 0, "deleted, not evicted");
+    assert_eq!(s.take_evicted().len(), 2, "owners replace them");
+    assert!(cloud.deleted.contains("aws:///us-east-1a/i-a"));
+    assert!(!s.claims().contains_key("claim-a"));
+}
+
+#[test]
+fn instance_waits_for_volume_detachment_until_the_deadline() {
+    let mut s = ClusterState::default();
+    node(&mut s, "a");
+    node(&mut s, "b");
+    s.update_claim("claim-b", |c| c.termination_grace_period = Some(5 * 60_000));
+    for n in ["a", "b"] {
+        s.update_node(n, |n| n.attached_volumes = vec!["vol-1".into()]);
+        delete_claim(&mut s, &format!("claim-{n}"), "Empty", 0);
+    }
+    let mut cloud = FakeCloud::default();
+    let mut rec = Recorder::default();
+    terminate(&mut s, &mut cloud, 1_000, &mut rec);
+    assert!(
+        cloud.deleted.is_empty(),
+        "drained, but volumes are attached"
+    );
+    s.update_node("a", |n| n.attached_volumes.clear());
+    terminate(&mut s, &mut cloud, 2_000, &mut rec);
+    assert!(cloud.deleted.contains("aws:///us-east-1a/i-a"));
+    assert!(!cloud.deleted.contains("aws:///us-east-1a/i-b"));
+    terminate(&mut s, &mut cloud, 5 * 60_000, &mut rec);
+    assert!(
+        cloud.deleted.contains("aws:///us-east-1a/i-b"),
+        "not waited for past terminationGracePeriod"
+    );
 }

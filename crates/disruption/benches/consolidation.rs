@@ -159,6 +159,7 @@ fn cluster(nodes: usize, pods_per_node: usize) -> DisruptionInput {
                 window: None,
             }],
             expire_after: None,
+            termination_grace_period: None,
         }],
         spot_to_spot: false,
         max_simulations: 100,

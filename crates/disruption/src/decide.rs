@@ -249,9 +249,12 @@ fn drift(ctx: &mut Ctx<'_>, nodes: &[&NodeInfo]) {
         .collect();
     drifted.sort_by_key(|n| (!is_empty(n), n.name.clone()));
     for n in drifted {
-        // drift is eventual: pod-level blockers do not stop selection upstream only with a
-        // terminationGracePeriod; without one they do
-        if let Some(r) = ctx.ineligible(n, true) {
+        // drift is eventual: with a terminationGracePeriod pod-level blockers do not stop
+        // selection (the deadline ends them); without one they do
+        let bounded = ctx
+            .pool(&n.node_pool)
+            .is_some_and(|p| p.termination_grace_period.is_some());
+        if let Some(r) = ctx.ineligible(n, !bounded) {
             ctx.block(&n.name, r);
             continue;
         }

@@ -103,6 +103,9 @@ pub struct PoolPolicy {
     pub budgets: Vec<Budget>,
     /// `expireAfter`; `None` is `Never`.
     pub expire_after: Option<Time>,
+    /// `terminationGracePeriod`: the hard deadline of a drain; with one, drift is eventual
+    /// (pod-level blockers do not stop it, the deadline ends them).
+    pub termination_grace_period: Option<Time>,
 }
 
 /// A pod on a node, as disruption sees it.

@@ -364,3 +364,31 @@ fn decisions_are_deterministic_and_the_cache_changes_nothing() {
         karpenter_disruption::decide_cached(&c.input, &mut cache)
     );
 }
+
+#[test]
+fn drift_is_eventual_with_a_termination_grace_period() {
+    let mut c = cluster(&["m5.large", "m5.xlarge"], &[OD]);
+    let n = c.node("d1", "m5.large", OD, &[(1500, 3000)]);
+    n.drifted = Some("AMI changed".into());
+    n.pods[0].blocker = Some("pod default/d1-0 has karpenter.sh/do-not-disrupt".into());
+    let d = c.decide();
+    assert!(
+        d.commands.iter().all(|c| c.method != Method::Drift),
+        "{d:?}"
+    );
+    assert!(
+        d.blocked
+            .iter()
+            .any(|b| b.node == "d1" && b.reason.contains("do-not-disrupt"))
+    );
+    // with a terminationGracePeriod the deadline ends the blocker: drift goes ahead
+    c.pool().termination_grace_period = Some(HOUR);
+    let d = c.decide();
+    let drift: Vec<_> = d
+        .commands
+        .iter()
+        .filter(|c| c.method == Method::Drift)
+        .collect();
+    assert_eq!(drift.len(), 1, "{d:?}");
+    assert_eq!(drift[0].candidates, ["d1"]);
+}

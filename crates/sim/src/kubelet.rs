@@ -98,6 +98,7 @@ impl Kubelet {
                 ready: false,
                 created: now,
                 deleting: false,
+                attached_volumes: Vec::new(),
             });
             self.registered.insert(i.provider_id.clone(), name.clone());
             self.ready_at.insert(name, now + self.ready_latency);

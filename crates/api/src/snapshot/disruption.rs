@@ -86,5 +86,11 @@ pub fn pool_policy(np: &NodePool) -> Result<PoolPolicy, FieldError> {
             "spec.template.spec.expireAfter",
             &np.spec.template.spec.expire_after,
         )?,
+        termination_grace_period: match &np.spec.template.spec.termination_grace_period {
+            None => None,
+            Some(text) => Some(millis(karpenter_model::Duration::parse(text).map_err(
+                |e| err("spec.template.spec.terminationGracePeriod", e.to_string()),
+            )?)),
+        },
     })
 }

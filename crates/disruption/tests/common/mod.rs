@@ -70,6 +70,7 @@ pub fn cluster(types: &[&str], capacity_types: &[&str]) -> Cluster {
                 consolidate_after: Some(0),
                 budgets: vec![budget(Allowance::Percent(100))],
                 expire_after: None,
+                termination_grace_period: None,
             }],
             spot_to_spot: false,
             max_simulations: 100,

@@ -1,0 +1,246 @@
+//! The disruption loop's orchestration queue (upstream §4.6) through the controller's
+//! public API: a replacing command taints its candidate and launches the replacement
+//! first; once the replacement is initialized the candidate is deleted; if the replacement
+//! disappears the command rolls back (taint and mark removed, nothing deleted).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use karpenter_catalog::AwsSettings;
+use karpenter_controllers::disruption::Disruption;
+use karpenter_controllers::provisioner::Namer;
+use karpenter_controllers::{
+    ClaimState, ClusterState, Launched, NodeState, PodState, Recorder, Setup,
+};
+use karpenter_disruption::{Allowance, Budget, Policy, PoolPolicy};
+use karpenter_model::time::{HOUR, SECOND};
+use karpenter_model::wellknown::{labels, taints};
+use karpenter_model::{InstanceType, Op, Quantity, Requirement, Requirements};
+use karpenter_scheduling::{PendingPod, Pool};
+
+const ZONE: &str = "us-east-1a";
+
+fn catalog() -> Arc<Vec<InstanceType>> {
+    match karpenter_catalog::load("builtin:aws/us-east-1", &AwsSettings::default()) {
+        Ok(c) => Arc::new(
+            c.into_iter()
+                .filter(|t| t.name.starts_with("m5."))
+                .collect(),
+        ),
+        Err(e) => panic!("embedded catalog: {e}"),
+    }
+}
+
+/// One m5.4xlarge holding a 500m pod: nothing else to move it to, so consolidation
+/// replaces it with a cheaper m5.
+fn cluster(types: &[InstanceType]) -> (Setup, ClusterState) {
+    let mut reqs = Requirements::new();
+    for (k, v) in [
+        (labels::CAPACITY_TYPE, "on-demand"),
+        (labels::ZONE, ZONE),
+        (labels::NODEPOOL, "default"),
+    ] {
+        reqs.add(&Requirement::new(k, Op::In, [v]));
+    }
+    let setup = Setup {
+        pools: vec![Pool {
+            name: "default".into(),
+            weight: 0,
+            requirements: reqs,
+            taints: Vec::new(),
+            limits: None,
+            instance_types: None,
+        }],
+        disruption: vec![PoolPolicy {
+            name: "default".into(),
+            policy: Policy::WhenEmptyOrUnderutilized,
+            consolidate_after: Some(0),
+            budgets: vec![Budget {
+                nodes: Allowance::Percent(100),
+                reasons: Vec::new(),
+                window: None,
+            }],
+            expire_after: None,
+            termination_grace_period: None,
+        }],
+        ..Setup::default()
+    };
+    let big = types
+        .iter()
+        .find(|t| t.name == "m5.4xlarge")
+        .unwrap_or_else(|| panic!("m5.4xlarge missing"));
+    let price = big
+        .offerings
+        .iter()
+        .find(|o| o.zone == ZONE && o.capacity_type == "on-demand")
+        .map_or(0.0, |o| o.price);
+    let mut node_labels: BTreeMap<String, String> = big
+        .requirements
+        .iter()
+        .filter(|r| r.op == Op::In && r.values.len() == 1)
+        .map(|r| (r.key.clone(), r.values[0].clone()))
+        .collect();
+    for (k, v) in [
+        (labels::INSTANCE_TYPE, "m5.4xlarge"),
+        (labels::ZONE, ZONE),
+        (labels::CAPACITY_TYPE, "on-demand"),
+        (labels::NODEPOOL, "default"),
+        (labels::HOSTNAME, "old"),
+    ] {
+        node_labels.insert(k.into(), v.into());
+    }
+    let mut state = ClusterState::default();
+    state.put_node(NodeState {
+        name: "old".into(),
+        provider_id: "aws:///us-east-1a/i-old".into(),
+        labels: node_labels.clone(),
+        taints: Vec::new(),
+        allocatable: big.allocatable(),
+        ready: true,
+        created: 0,
+        deleting: false,
+        attached_volumes: Vec::new(),
+    });
+    state.put_claim(ClaimState {
+        name: "claim-old".into(),
+        node_pool: "default".into(),
+        requirements: Requirements::new(),
+        instance_types: vec!["m5.4xlarge".into()],
+        labels: BTreeMap::new(),
+        taints: Vec::new(),
+        startup_taints: Vec::new(),
+        created: 0,
+        launched: Some(Launched {
+            provider_id: "aws:///us-east-1a/i-old".into(),
+            instance_type: "m5.4xlarge".into(),
+            zone: ZONE.into(),
+            capacity_type: "on-demand".into(),
+            price,
+            image_id: "ami-1".into(),
+            allocatable: big.allocatable(),
+            capacity: big.capacity.clone(),
+            labels: node_labels,
+            at: 0,
+        }),
+        registered_at: Some(0),
+        initialized_at: Some(0),
+        node: Some("old".into()),
+        deleting_since: None,
+        disruption: None,
+        last_pod_event: 0,
+        termination_grace_period: None,
+    });
+    let requests = [
+        ("cpu".to_string(), Quantity::from_millis(500)),
+        (
+            "memory".to_string(),
+            Quantity::from_units(512 * 1024 * 1024),
+        ),
+        ("pods".to_string(), Quantity::from_units(1)),
+    ]
+    .into();
+    state.put_pod(PodState {
+        id: "default/web-0".into(),
+        spec: Arc::new(PendingPod {
+            id: "default/web-0".into(),
+            namespace: "default".into(),
+            labels: [("app".to_string(), "web".to_string())].into(),
+            requests,
+            ..PendingPod::default()
+        }),
+        owner: Some("ReplicaSet/default/web".into()),
+        node: None,
+        created: 0,
+        bound_at: None,
+        unschedulable: false,
+        priority: 0,
+        deletion_cost: 0,
+        do_not_disrupt: false,
+        critical: false,
+    });
+    state.bind("default/web-0", "old", 0);
+    (setup, state)
+}
+
+/// Run one decision; returns the replacement's name.
+fn start(
+    setup: &Setup,
+    state: &mut ClusterState,
+    d: &mut Disruption,
+    rec: &mut Recorder,
+) -> String {
+    let types = catalog();
+    let mut namer = Namer::default();
+    let now = HOUR;
+    assert!(d.due(state, now, rec));
+    d.reconcile(setup, state, types, &|_| None, now, &mut namer, rec);
+    assert_eq!(d.queued(), 1, "one replacing command waits in the queue");
+    let old = &state.claims()["claim-old"];
+    assert_eq!(old.disruption.as_deref(), Some("Underutilized"));
+    assert!(
+        old.deleting_since.is_none(),
+        "not deleted before its replacement is up"
+    );
+    assert!(
+        state.nodes()["old"]
+            .taints
+            .iter()
+            .any(|t| t.key == taints::DISRUPTED_KEY)
+    );
+    let replacement: Vec<&ClaimState> = state
+        .claims()
+        .values()
+        .filter(|c| c.name != "claim-old")
+        .collect();
+    assert_eq!(replacement.len(), 1);
+    assert_ne!(
+        replacement[0].instance_types.first().map(String::as_str),
+        Some("m5.4xlarge")
+    );
+    replacement[0].name.clone()
+}
+
+#[test]
+fn a_lost_replacement_rolls_the_command_back() {
+    let types = catalog();
+    let (setup, mut state) = cluster(&types);
+    let mut d = Disruption::default();
+    let mut rec = Recorder::default();
+    let replacement = start(&setup, &mut state, &mut d, &mut rec);
+    state.remove_claim(&replacement);
+    d.due(&mut state, HOUR + SECOND, &mut rec);
+    assert_eq!(d.queued(), 0);
+    let old = &state.claims()["claim-old"];
+    assert_eq!(old.disruption, None, "the mark is removed");
+    assert!(old.deleting_since.is_none(), "the candidate is kept");
+    assert!(
+        state.nodes()["old"]
+            .taints
+            .iter()
+            .all(|t| t.key != taints::DISRUPTED_KEY),
+        "the taint is removed"
+    );
+    assert_eq!(state.pod_count("old"), 1, "nothing lost");
+    assert_eq!(
+        rec.total("karpenter_voluntary_disruption_queue_failures_total"),
+        1.0
+    );
+}
+
+#[test]
+fn an_initialized_replacement_lets_the_candidate_go() {
+    let types = catalog();
+    let (setup, mut state) = cluster(&types);
+    let mut d = Disruption::default();
+    let mut rec = Recorder::default();
+    let replacement = start(&setup, &mut state, &mut d, &mut rec);
+    d.due(&mut state, HOUR + SECOND, &mut rec);
+    assert!(
+        state.claims()["claim-old"].deleting_since.is_none(),
+        "the replacement is not initialized yet"
+    );
+    state.update_claim(&replacement, |c| c.initialized_at = Some(HOUR + 2 * SECOND));
+    d.due(&mut state, HOUR + 3 * SECOND, &mut rec);
+    assert_eq!(d.queued(), 0);
+    assert!(state.claims()["claim-old"].deleting_since.is_some());
+}
