@@ -16,7 +16,7 @@ use crate::types::{
 pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 
 /// `EvictionCost` of a pod: `clamp(1 + deletionCost/2^27 + priority/2^25, -10, 10)`.
-fn eviction_cost(deletion_cost: i32, priority: i32) -> f64 {
+pub(crate) fn eviction_cost(deletion_cost: i32, priority: i32) -> f64 {
     (1.0 + f64::from(deletion_cost) / 2f64.powi(27) + f64::from(priority) / 2f64.powi(25))
         .clamp(-10.0, 10.0)
 }
@@ -330,20 +330,29 @@ fn try_set(
                 .into(),
         );
     }
-    match out.claims.len() {
-        0 => Ok((Vec::new(), pods, out)),
-        1 => {
-            let r = cheaper_replacement(
-                &out.claims[0],
-                set,
-                ctx.work.catalog(),
-                ctx.input.spot_to_spot,
-                single,
-            )?;
-            Ok((vec![r], pods, out))
+    let replacements = match out.claims.len() {
+        0 => Vec::new(),
+        1 => vec![cheaper_replacement(
+            &out.claims[0],
+            set,
+            ctx.work.catalog(),
+            ctx.input.spot_to_spot,
+            single,
+        )?],
+        n => return Err(format!("its pods would need {n} new NodeClaims")),
+    };
+    let balanced = set.iter().any(|n| {
+        ctx.pool(&n.node_pool)
+            .is_some_and(|p| p.policy == Policy::Balanced)
+    });
+    if balanced {
+        let savings = set.iter().map(|n| n.price).sum::<f64>()
+            - replacements.iter().map(|c| c.price).sum::<f64>();
+        if let Some(why) = crate::balanced::rejected(ctx.input, set, savings) {
+            return Err(why);
         }
-        n => Err(format!("its pods would need {n} new NodeClaims")),
     }
+    Ok((replacements, pods, out))
 }
 
 fn multi_node(ctx: &mut Ctx<'_>, candidates: &[&NodeInfo]) {

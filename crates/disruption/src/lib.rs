@@ -6,6 +6,7 @@
 //! earlier ones leave it. Pure and deterministic: no I/O, no clock, no timeouts.
 #![deny(missing_docs)]
 
+pub mod balanced;
 pub mod budgets;
 pub mod cron;
 mod decide;

@@ -88,6 +88,9 @@ pub enum Policy {
     WhenEmpty,
     /// Empty and underutilized nodes.
     WhenEmptyOrUnderutilized,
+    /// Empty nodes, and underutilized ones when the move saves enough for its disruption
+    /// ([`crate::balanced`]).
+    Balanced,
 }
 
 /// A NodePool's disruption settings.

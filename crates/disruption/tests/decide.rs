@@ -392,3 +392,35 @@ fn drift_is_eventual_with_a_termination_grace_period() {
     assert_eq!(drift.len(), 1, "{d:?}");
     assert_eq!(drift[0].candidates, ["d1"]);
 }
+
+#[test]
+fn balanced_approves_only_moves_that_save_enough_for_their_disruption() {
+    let build = |policy: Policy, small_pods: usize| {
+        let mut c = cluster(&["m5.large", "m5.xlarge", "m5.2xlarge"], &[OD]);
+        c.pool().policy = policy;
+        // three full nodes nothing can shrink, and a cheap node whose pods fit on them
+        for n in ["full-1", "full-2", "full-3"] {
+            c.node(n, "m5.xlarge", OD, &[(3500, 1000)]);
+        }
+        c.node("busy", "m5.large", OD, &vec![(100, 100); small_pods]);
+        c.decide()
+    };
+    let single = |d: &karpenter_disruption::Decision| -> Vec<String> {
+        d.commands
+            .iter()
+            .filter(|c| c.method == Method::SingleNode)
+            .flat_map(|c| c.candidates.clone())
+            .collect()
+    };
+    // WhenEmptyOrUnderutilized takes any move that saves money
+    let d = build(Policy::WhenEmptyOrUnderutilized, 6);
+    assert_eq!(single(&d), ["busy"], "{d:?}");
+    // Balanced: deleting busy saves 14 % of the pool's cost for 54 % of its disruption
+    // (seven of thirteen reschedule costs): score 0.27 < 1/2, rejected
+    let d = build(Policy::Balanced, 6);
+    assert!(d.commands.is_empty(), "{d:?}");
+    assert!(why(&d, "busy").contains("Balanced"), "{d:?}");
+    // with one pod it is 2 of 8: score 0.57, approved
+    let d = build(Policy::Balanced, 1);
+    assert_eq!(single(&d), ["busy"], "{d:?}");
+}

@@ -74,11 +74,8 @@ pub fn pool_policy(np: &NodePool) -> Result<PoolPolicy, FieldError> {
         name: name.clone(),
         policy: match d.consolidation_policy {
             ConsolidationPolicy::WhenEmpty => Policy::WhenEmpty,
-            // Balanced's savings-per-disruption score is not modelled yet: it consolidates
-            // like WhenEmptyOrUnderutilized
-            ConsolidationPolicy::WhenEmptyOrUnderutilized | ConsolidationPolicy::Balanced => {
-                Policy::WhenEmptyOrUnderutilized
-            }
+            ConsolidationPolicy::WhenEmptyOrUnderutilized => Policy::WhenEmptyOrUnderutilized,
+            ConsolidationPolicy::Balanced => Policy::Balanced,
         },
         consolidate_after: never_or("spec.disruption.consolidateAfter", &d.consolidate_after)?,
         budgets,
