@@ -295,12 +295,7 @@ pub fn disruption_input(
 ) -> DisruptionInput {
     let pending = provisionable(state);
     let scheduling = build(setup, state, types, &pending, &BTreeSet::new(), true);
-    let index: BTreeMap<&str, usize> = scheduling
-        .existing
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
+    let index = scheduling.existing_index();
     let mut nodes = Vec::new();
     for c in state.claims().values() {
         let (Some(node), Some(l)) = (&c.node, &c.launched) else {

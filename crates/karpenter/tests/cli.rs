@@ -1,17 +1,10 @@
 //! The `karpenter` binary end to end: exit codes and what it prints.
 
-use std::process::{Command, Output};
+mod common;
 
-fn karpenter(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_karpenter"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output();
-    match out {
-        Ok(o) => o,
-        Err(e) => panic!("running karpenter: {e}"),
-    }
-}
+use std::process::Output;
+
+use common::karpenter;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

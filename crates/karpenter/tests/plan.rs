@@ -3,25 +3,10 @@
 //! benchmark inputs (every pod placed on N/5 nodes, cheaper than upstream's plan), exit
 //! codes and the table.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::{karpenter, root};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn karpenter(args: &[&str]) -> Output {
-    match Command::new(env!("CARGO_BIN_EXE_karpenter"))
-        .args(args)
-        .current_dir(root())
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => panic!("running karpenter: {e}"),
-    }
-}
 
 fn plan_json(args: &[&str]) -> Value {
     let mut all = vec!["plan", "-o", "json"];

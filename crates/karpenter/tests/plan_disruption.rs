@@ -3,39 +3,32 @@
 //! left alone with its rule, budgets, savings that add up, `--now`, feature gates, and
 //! clear errors for bad flags and manifests.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::karpenter;
 
 use serde_json::Value;
 
 const NOW: &str = "2026-11-28T12:00:00Z";
 
-fn root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn karpenter(args: &[&str]) -> Output {
-    match Command::new(env!("CARGO_BIN_EXE_karpenter"))
-        .args(args)
-        .current_dir(root())
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => panic!("running karpenter: {e}"),
-    }
-}
-
-fn decide(extra: &[&str]) -> Value {
+/// `plan --disruption` on the example cluster with `extra` arguments.
+fn run(extra: &[&str]) -> Output {
     let mut args = vec![
         "plan",
         "--disruption",
         "-f",
         "examples/disruption/cluster.yaml",
-        "-o",
-        "json",
     ];
     args.extend_from_slice(extra);
-    let out = karpenter(&args);
+    karpenter(&args)
+}
+
+fn decide(extra: &[&str]) -> Value {
+    let mut args = vec!["-o", "json"];
+    args.extend_from_slice(extra);
+    let out = run(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -212,24 +205,10 @@ fn feature_gates_and_bad_input() {
         "SpotToSpotConsolidation=true",
     ]);
     assert!(on["commands"].is_array());
-    let out = karpenter(&[
-        "plan",
-        "--disruption",
-        "-f",
-        "examples/disruption/cluster.yaml",
-        "--feature-gates",
-        "Teleport=true",
-    ]);
+    let out = run(&["--feature-gates", "Teleport=true"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown gate \"Teleport\""));
-    let out = karpenter(&[
-        "plan",
-        "--disruption",
-        "-f",
-        "examples/disruption/cluster.yaml",
-        "--now",
-        "yesterday",
-    ]);
+    let out = run(&["--now", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
     let out = karpenter(&[
@@ -247,14 +226,7 @@ fn feature_gates_and_bad_input() {
 
 #[test]
 fn table_for_people() {
-    let out = karpenter(&[
-        "plan",
-        "--disruption",
-        "-f",
-        "examples/disruption/cluster.yaml",
-        "--now",
-        NOW,
-    ]);
+    let out = run(&["--now", NOW]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [

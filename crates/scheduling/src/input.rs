@@ -240,3 +240,14 @@ pub struct Input {
     /// Settings.
     pub options: Options,
 }
+
+impl Input {
+    /// Index in [`Input::existing`] by node (or in-flight claim) name.
+    pub fn existing_index(&self) -> std::collections::BTreeMap<&str, usize> {
+        self.existing
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect()
+    }
+}

@@ -204,12 +204,7 @@ pub fn disruption_input(
         .filter_map(|np| pool_policy(np).map_err(|e| errors.push(e)).ok())
         .collect();
     let budgets = budgets(cluster, &mut errors);
-    let index: BTreeMap<&str, usize> = scheduling
-        .existing
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
+    let index = scheduling.existing_index();
     let mut pods_on: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
     for p in &cluster.pods {
         if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
