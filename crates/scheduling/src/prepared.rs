@@ -34,8 +34,12 @@ pub struct Prepared {
     pools_in: Vec<Pool>,
     daemonsets: Vec<DaemonSet>,
     node_reqs: BTreeMap<String, (BTreeMap<String, String>, Arc<Requirements>)>,
-    /// The domains with the existing nodes' labels added, by a hash of those labels.
-    full_domains: Option<(u64, Arc<Domains>)>,
+    /// The last solve's existing nodes by position (name, labels, requirements): the
+    /// simulations of one decision see the same nodes in the same order, so a positional
+    /// comparison finds them without a lookup or a hash.
+    last_nodes: Vec<(String, BTreeMap<String, String>, Arc<Requirements>)>,
+    /// The domains with `last_nodes`' labels added.
+    full_domains: Option<Arc<Domains>>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -70,6 +74,7 @@ impl Prepared {
             pools_in: input.pools.iter().map(without_limits).collect(),
             daemonsets: input.daemonsets.clone(),
             node_reqs: BTreeMap::new(),
+            last_nodes: Vec::new(),
             full_domains: None,
         }
     }
@@ -142,31 +147,44 @@ impl Prepared {
             state.set_limits(pool, &self.names);
         }
         let cache = &mut self.node_reqs;
-        let built = nodes::build_with(
-            input,
-            &self.names,
-            &mut |_, node: &ExistingNode| match cache.get(&node.name) {
+        let last = &mut self.last_nodes;
+        let mut same = last.len() == input.existing.len();
+        let built = nodes::build_with(input, &self.names, &mut |i, node: &ExistingNode| {
+            if let Some((name, labels, reqs)) = last.get(i)
+                && *name == node.name
+                && *labels == node.labels
+            {
+                return Arc::clone(reqs);
+            }
+            same = false;
+            let reqs = match cache.get(&node.name) {
                 Some((labels, reqs)) if labels == &node.labels => Arc::clone(reqs),
                 _ => {
                     let reqs = Arc::new(node_requirements(node));
                     cache.insert(node.name.clone(), (node.labels.clone(), Arc::clone(&reqs)));
                     reqs
                 }
-            },
-        );
+            };
+            let entry = (node.name.clone(), node.labels.clone(), Arc::clone(&reqs));
+            match last.get_mut(i) {
+                Some(slot) => *slot = entry,
+                None => last.push(entry),
+            }
+            reqs
+        });
+        self.last_nodes.truncate(input.existing.len());
         if self.node_reqs.len() > 2 * input.existing.len() + 64 {
             let live: BTreeSet<&str> = input.existing.iter().map(|n| n.name.as_str()).collect();
             self.node_reqs
                 .retain(|name, _| live.contains(name.as_str()));
         }
-        let key = labels_hash(&input.existing);
         let all_domains = match &self.full_domains {
-            Some((k, d)) if *k == key => Arc::clone(d),
+            Some(d) if same => Arc::clone(d),
             _ => {
                 let mut d = self.domains.clone();
                 add_node_domains(input, &mut d);
                 let d = Arc::new(Domains::new(d));
-                self.full_domains = Some((key, Arc::clone(&d)));
+                self.full_domains = Some(Arc::clone(&d));
                 d
             }
         };
@@ -201,17 +219,4 @@ fn same_but_limits(a: &Pool, b: &Pool) -> bool {
         && *requirements == b.requirements
         && *taints == b.taints
         && *instance_types == b.instance_types
-}
-
-/// A hash of the existing nodes' names and labels (SipHash with fixed keys: the same on
-/// every run and machine).
-fn labels_hash(nodes: &[ExistingNode]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    nodes.len().hash(&mut h);
-    for n in nodes {
-        n.name.hash(&mut h);
-        n.labels.hash(&mut h);
-    }
-    h.finish()
 }
