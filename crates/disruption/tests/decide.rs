@@ -424,3 +424,29 @@ fn balanced_approves_only_moves_that_save_enough_for_their_disruption() {
     let d = build(Policy::Balanced, 1);
     assert_eq!(single(&d), ["busy"], "{d:?}");
 }
+
+#[test]
+fn no_consolidation_into_capacity_an_insufficient_capacity_error_made_unavailable() {
+    let mut c = cluster(&["m5.large", "m5.xlarge", "m5.4xlarge"], &[OD]);
+    c.node("oversized", "m5.4xlarge", OD, &[(500, 1000), (500, 1000)]);
+    // the cloud's ICE cache marked m5.large on-demand in this zone unavailable
+    let mut types = (*c.input.scheduling.instance_types).clone();
+    for t in types.iter_mut().filter(|t| t.name == "m5.large") {
+        for o in t.offerings.iter_mut().filter(|o| o.capacity_type == OD) {
+            o.available = false;
+        }
+    }
+    c.input.scheduling.instance_types = std::sync::Arc::new(types);
+    let d = c.decide();
+    assert_eq!(d.commands.len(), 1, "{d:?}");
+    let r = &d.commands[0].replacements[0];
+    assert!(
+        !r.instance_types.iter().any(|t| t == "m5.large"),
+        "{:?}",
+        r.instance_types
+    );
+    assert_eq!(
+        r.instance_types.first().map(String::as_str),
+        Some("m5.xlarge")
+    );
+}
