@@ -16,6 +16,7 @@ use karpenter_model::{Duration, InstanceType};
 use karpenter_scheduling::Options;
 
 use super::drift::drift;
+use super::nodes::{mirror, owner_kind, terminal};
 use super::pdb::pdb;
 use super::{Cluster, pending_pod, pod_id, pool_policy, scheduling_input};
 use crate::validate::FieldError;
@@ -55,28 +56,6 @@ fn condition_true(node: &Node, type_: &str) -> bool {
 fn claim_condition(claim: &NodeClaim, type_: &str) -> Option<Option<Time>> {
     let c = claim.condition(type_)?;
     (c.status == "True").then(|| c.last_transition_time.as_ref().map(ms))
-}
-
-fn is_daemon(pod: &Pod) -> bool {
-    pod.metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "DaemonSet")
-}
-
-fn is_mirror(pod: &Pod) -> bool {
-    pod.metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
-}
-
-fn is_terminal(pod: &Pod) -> bool {
-    matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    )
 }
 
 /// A pod's `karpenter.sh/do-not-disrupt`: `"true"`, or a duration that protects it until
@@ -165,7 +144,7 @@ fn budgets(cluster: &Cluster<'_>, errors: &mut Vec<FieldError>) -> Budgets {
                 let covered: Vec<&&Pod> = cluster
                     .pods
                     .iter()
-                    .filter(|p| !is_terminal(p))
+                    .filter(|p| !terminal(p))
                     .filter(|p| {
                         let ns = p.metadata.namespace.as_deref().unwrap_or("default");
                         b.covers(ns, p.metadata.labels.as_ref().unwrap_or(&BTreeMap::new()))
@@ -363,7 +342,7 @@ impl Candidate<'_, '_> {
         let class = self.node_class(claim);
         let mut pods = Vec::new();
         for pod in pods_on.get(name.as_str()).into_iter().flatten() {
-            if is_terminal(pod) {
+            if terminal(pod) {
                 continue;
             }
             let spec = match pending_pod(self.cluster, pod) {
@@ -373,7 +352,7 @@ impl Candidate<'_, '_> {
                     continue;
                 }
             };
-            let active = pod.metadata.deletion_timestamp.is_none() && !is_mirror(pod);
+            let active = pod.metadata.deletion_timestamp.is_none() && !mirror(pod);
             let blocker = if active {
                 do_not_disrupt(pod, self.now).or_else(|| self.budgets.blocker(pod))
             } else {
@@ -391,7 +370,7 @@ impl Candidate<'_, '_> {
                     .unwrap_or(0),
                 priority: pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0),
                 blocker,
-                reschedulable: active && !is_daemon(pod),
+                reschedulable: active && owner_kind(pod, "DaemonSet").is_none(),
             });
         }
         Ok(Some(NodeInfo {

@@ -56,14 +56,16 @@ fn disrupted(t: &[karpenter_model::Taint]) -> bool {
     t.iter().any(|t| t.key == taints::DISRUPTED_KEY)
 }
 
-fn terminal(pod: &Pod) -> bool {
+/// Succeeded or Failed.
+pub(super) fn terminal(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
     )
 }
 
-fn owner_kind<'p>(pod: &'p Pod, kind: &str) -> Option<&'p str> {
+/// The name of the pod's owner of `kind`, if it has one.
+pub(super) fn owner_kind<'p>(pod: &'p Pod, kind: &str) -> Option<&'p str> {
     pod.metadata
         .owner_references
         .iter()
@@ -72,7 +74,8 @@ fn owner_kind<'p>(pod: &'p Pod, kind: &str) -> Option<&'p str> {
         .map(|o| o.name.as_str())
 }
 
-fn mirror(pod: &Pod) -> bool {
+/// A static pod's mirror.
+pub(super) fn mirror(pod: &Pod) -> bool {
     pod.metadata
         .annotations
         .as_ref()
