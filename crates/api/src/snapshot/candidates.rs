@@ -128,7 +128,7 @@ fn budgets(cluster: &Cluster<'_>, errors: &mut Vec<FieldError>) -> Budgets {
         .map(|n| {
             (
                 n.metadata.name.as_deref().unwrap_or(""),
-                condition_true(n, "Ready"),
+                condition_true(n, conditions::READY),
             )
         })
         .collect();
@@ -381,7 +381,7 @@ impl Candidate<'_, '_> {
             capacity_type,
             price,
             initialized,
-            ready: condition_true(node, "Ready"),
+            ready: condition_true(node, conditions::READY),
             created,
             quiet_since: last_pod_event.unwrap_or(init_time).max(init_time),
             disrupting: claim.metadata.deletion_timestamp.is_some()
