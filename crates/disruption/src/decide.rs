@@ -106,6 +106,20 @@ impl Ctx<'_> {
         true
     }
 
+    /// May emptiness or consolidation take `node`? If not it is blocked with the reason.
+    fn may_consolidate(&mut self, node: &NodeInfo) -> bool {
+        let why = self
+            .ineligible(node, true)
+            .or_else(|| self.consolidatable(node).err());
+        match why {
+            Some(r) => {
+                self.block(&node.name, r);
+                false
+            }
+            None => true,
+        }
+    }
+
     fn consolidatable(&self, node: &NodeInfo) -> Result<(), String> {
         let Some(pool) = self.pool(&node.node_pool) else {
             return Err("NodePool not found".into());
@@ -217,12 +231,7 @@ fn expiration(ctx: &mut Ctx<'_>, nodes: &[&NodeInfo]) {
 fn emptiness(ctx: &mut Ctx<'_>, nodes: &[&NodeInfo]) {
     let mut chosen = Vec::new();
     for n in nodes.iter().filter(|n| is_empty(n)) {
-        if let Some(r) = ctx.ineligible(n, true) {
-            ctx.block(&n.name, r);
-            continue;
-        }
-        if let Err(r) = ctx.consolidatable(n) {
-            ctx.block(&n.name, r);
+        if !ctx.may_consolidate(n) {
             continue;
         }
         if ctx.out_of_budget(n, Reason::Empty) {
@@ -294,12 +303,7 @@ fn consolidation_candidates<'a>(ctx: &mut Ctx<'_>, nodes: &[&'a NodeInfo]) -> Ve
             );
             continue;
         }
-        if let Some(r) = ctx.ineligible(n, true) {
-            ctx.block(&n.name, r);
-            continue;
-        }
-        if let Err(r) = ctx.consolidatable(n) {
-            ctx.block(&n.name, r);
+        if !ctx.may_consolidate(n) {
             continue;
         }
         out.push(*n);
