@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{budget, cluster, disrupted, price, why};
+use common::{budget, cluster, commands, disrupted, price, why};
 use karpenter_disruption::cron::Cron;
 use karpenter_disruption::{Allowance, Method, Policy, Reason, disruption_cost};
 use karpenter_model::time::{HOUR, MINUTE};
@@ -306,11 +306,7 @@ fn drift_replaces_one_node_per_loop() {
     c.node("d1", "m5.large", OD, &[(1500, 3000)]).drifted = Some("NodePool hash changed".into());
     c.node("d2", "m5.large", OD, &[(1500, 3000)]).drifted = Some("AMI changed".into());
     let d = c.decide();
-    let drift: Vec<_> = d
-        .commands
-        .iter()
-        .filter(|c| c.method == Method::Drift)
-        .collect();
+    let drift = commands(&d, Method::Drift);
     assert_eq!(drift.len(), 1, "{d:?}");
     assert_eq!(drift[0].reason, Reason::Drifted);
     assert_eq!(drift[0].replacements.len(), 1, "its pod needs a new node");
@@ -384,11 +380,7 @@ fn drift_is_eventual_with_a_termination_grace_period() {
     // with a terminationGracePeriod the deadline ends the blocker: drift goes ahead
     c.pool().termination_grace_period = Some(HOUR);
     let d = c.decide();
-    let drift: Vec<_> = d
-        .commands
-        .iter()
-        .filter(|c| c.method == Method::Drift)
-        .collect();
+    let drift = commands(&d, Method::Drift);
     assert_eq!(drift.len(), 1, "{d:?}");
     assert_eq!(drift[0].candidates, ["d1"]);
 }
@@ -406,9 +398,8 @@ fn balanced_approves_only_moves_that_save_enough_for_their_disruption() {
         c.decide()
     };
     let single = |d: &karpenter_disruption::Decision| -> Vec<String> {
-        d.commands
+        commands(d, Method::SingleNode)
             .iter()
-            .filter(|c| c.method == Method::SingleNode)
             .flat_map(|c| c.candidates.clone())
             .collect()
     };

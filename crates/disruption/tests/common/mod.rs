@@ -206,6 +206,14 @@ pub fn disrupted(d: &Decision) -> Vec<String> {
 }
 
 /// Why `node` was left alone.
+/// The commands of `method`, in order.
+pub fn commands(
+    d: &Decision,
+    method: karpenter_disruption::Method,
+) -> Vec<&karpenter_disruption::Command> {
+    d.commands.iter().filter(|c| c.method == method).collect()
+}
+
 pub fn why(d: &Decision, node: &str) -> String {
     d.blocked
         .iter()
