@@ -3,20 +3,21 @@
 //! first; once the replacement is initialized the candidate is deleted; if the replacement
 //! disappears the command rolls back (taint and mark removed, nothing deleted).
 
+mod common;
+
+use common::{Machine, bound_pod, launched_node};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use karpenter_catalog::AwsSettings;
 use karpenter_controllers::disruption::Disruption;
 use karpenter_controllers::provisioner::Namer;
-use karpenter_controllers::{
-    ClaimState, ClusterState, Launched, NodeState, PodState, Recorder, Setup,
-};
+use karpenter_controllers::{ClaimState, ClusterState, Recorder, Setup};
 use karpenter_disruption::{Allowance, Budget, Policy, PoolPolicy};
 use karpenter_model::time::{HOUR, SECOND};
 use karpenter_model::wellknown::{labels, taints};
 use karpenter_model::{InstanceType, Op, Quantity, Requirement, Requirements};
-use karpenter_scheduling::{PendingPod, Pool};
+use karpenter_scheduling::Pool;
 
 const ZONE: &str = "us-east-1a";
 
@@ -90,46 +91,14 @@ fn cluster(types: &[InstanceType]) -> (Setup, ClusterState) {
         node_labels.insert(k.into(), v.into());
     }
     let mut state = ClusterState::default();
-    state.put_node(NodeState {
-        name: "old".into(),
-        provider_id: "aws:///us-east-1a/i-old".into(),
-        labels: node_labels.clone(),
-        taints: Vec::new(),
+    let m = Machine {
+        instance_type: "m5.4xlarge",
+        price,
+        labels: node_labels,
         allocatable: big.allocatable(),
-        ready: true,
-        created: 0,
-        deleting: false,
-        attached_volumes: Vec::new(),
-    });
-    state.put_claim(ClaimState {
-        name: "claim-old".into(),
-        node_pool: "default".into(),
-        requirements: Requirements::new(),
-        instance_types: vec!["m5.4xlarge".into()],
-        labels: BTreeMap::new(),
-        taints: Vec::new(),
-        startup_taints: Vec::new(),
-        created: 0,
-        launched: Some(Launched {
-            provider_id: "aws:///us-east-1a/i-old".into(),
-            instance_type: "m5.4xlarge".into(),
-            zone: ZONE.into(),
-            capacity_type: "on-demand".into(),
-            price,
-            image_id: "ami-1".into(),
-            allocatable: big.allocatable(),
-            capacity: big.capacity.clone(),
-            labels: node_labels,
-            at: 0,
-        }),
-        registered_at: Some(0),
-        initialized_at: Some(0),
-        node: Some("old".into()),
-        deleting_since: None,
-        disruption: None,
-        last_pod_event: 0,
-        termination_grace_period: None,
-    });
+        capacity: big.capacity.clone(),
+    };
+    launched_node(&mut state, "old", m);
     let requests = [
         ("cpu".to_string(), Quantity::from_millis(500)),
         (
@@ -139,26 +108,7 @@ fn cluster(types: &[InstanceType]) -> (Setup, ClusterState) {
         ("pods".to_string(), Quantity::from_units(1)),
     ]
     .into();
-    state.put_pod(PodState {
-        id: "default/web-0".into(),
-        spec: Arc::new(PendingPod {
-            id: "default/web-0".into(),
-            namespace: "default".into(),
-            labels: [("app".to_string(), "web".to_string())].into(),
-            requests,
-            ..PendingPod::default()
-        }),
-        owner: Some("ReplicaSet/default/web".into()),
-        node: None,
-        created: 0,
-        bound_at: None,
-        unschedulable: false,
-        priority: 0,
-        deletion_cost: 0,
-        do_not_disrupt: false,
-        critical: false,
-    });
-    state.bind("default/web-0", "old", 0);
+    bound_pod(&mut state, "web-0", "web", "old", requests, false, false);
     (setup, state)
 }
 

@@ -4,17 +4,17 @@
 //! before critical ones, the instance is deleted only once the node is drained, and then the
 //! Node and the NodeClaim go.
 
+mod common;
+
+use common::{Machine, bound_pod, launched_node};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
 use karpenter_controllers::termination::{delete_claim, drain, eviction_blocker, terminate};
-use karpenter_controllers::{
-    ClaimState, ClusterState, IntOrPercent, Launched, NodeState, Pdb, PodState, Recorder,
-};
+use karpenter_controllers::{ClusterState, IntOrPercent, Pdb, Recorder};
 use karpenter_model::time::Time;
-use karpenter_model::{InstanceType, LabelSelector, Requirements};
-use karpenter_scheduling::PendingPod;
+use karpenter_model::{InstanceType, LabelSelector};
 
 #[derive(Default)]
 struct FakeCloud {
@@ -54,50 +54,18 @@ impl CloudProvider for FakeCloud {
 }
 
 fn node(state: &mut ClusterState, name: &str) {
-    state.put_node(NodeState {
-        name: name.into(),
-        provider_id: format!("aws:///us-east-1a/i-{name}"),
+    let m = Machine {
+        instance_type: "m5.large",
+        price: 0.096,
         labels: BTreeMap::new(),
-        taints: Vec::new(),
         allocatable: BTreeMap::new(),
-        ready: true,
-        created: 0,
-        deleting: false,
-        attached_volumes: Vec::new(),
-    });
-    state.put_claim(ClaimState {
-        name: format!("claim-{name}"),
-        node_pool: "default".into(),
-        requirements: Requirements::new(),
-        instance_types: vec!["m5.large".into()],
-        labels: BTreeMap::new(),
-        taints: Vec::new(),
-        startup_taints: Vec::new(),
-        created: 0,
-        launched: Some(Launched {
-            provider_id: format!("aws:///us-east-1a/i-{name}"),
-            instance_type: "m5.large".into(),
-            zone: "us-east-1a".into(),
-            capacity_type: "on-demand".into(),
-            price: 0.096,
-            image_id: "ami-1".into(),
-            allocatable: BTreeMap::new(),
-            capacity: BTreeMap::new(),
-            labels: BTreeMap::new(),
-            at: 0,
-        }),
-        registered_at: Some(0),
-        initialized_at: Some(0),
-        node: Some(name.into()),
-        deleting_since: None,
-        disruption: None,
-        last_pod_event: 0,
-        termination_grace_period: None,
-    });
+        capacity: BTreeMap::new(),
+    };
+    launched_node(state, name, m);
 }
 
 fn pod(state: &mut ClusterState, id: &str, app: &str, on: &str) -> String {
-    pod_with(state, id, app, on, false, false)
+    bound_pod(state, id, app, on, BTreeMap::new(), false, false)
 }
 
 fn pod_with(
@@ -108,27 +76,15 @@ fn pod_with(
     do_not_disrupt: bool,
     critical: bool,
 ) -> String {
-    let id = format!("default/{id}");
-    state.put_pod(PodState {
-        id: id.clone(),
-        spec: Arc::new(PendingPod {
-            id: id.clone(),
-            namespace: "default".into(),
-            labels: [("app".to_string(), app.to_string())].into(),
-            ..PendingPod::default()
-        }),
-        owner: Some(app.into()),
-        node: None,
-        created: 0,
-        bound_at: None,
-        unschedulable: false,
-        priority: 0,
-        deletion_cost: 0,
+    bound_pod(
+        state,
+        id,
+        app,
+        on,
+        BTreeMap::new(),
         do_not_disrupt,
         critical,
-    });
-    state.bind(&id, on, 0);
-    id
+    )
 }
 
 fn pdb(name: &str, app: &str, max_unavailable: i32) -> Pdb {

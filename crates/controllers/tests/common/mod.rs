@@ -1,0 +1,105 @@
+//! Cluster-state builders the controller tests share: a launched, registered and
+//! initialized NodeClaim with its Node, and pods bound to it.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use karpenter_controllers::{ClaimState, ClusterState, Launched, NodeState, PodState};
+use karpenter_model::{Requirements, Resources};
+use karpenter_scheduling::PendingPod;
+
+/// What a test node is.
+pub struct Machine<'a> {
+    /// Instance type.
+    pub instance_type: &'a str,
+    /// Price, USD per hour.
+    pub price: f64,
+    /// Node labels.
+    pub labels: BTreeMap<String, String>,
+    /// Allocatable.
+    pub allocatable: Resources,
+    /// Capacity.
+    pub capacity: Resources,
+}
+
+/// Node `name` and its NodeClaim `claim-<name>` in pool `default`, zone us-east-1a,
+/// on-demand, launched, registered and initialized at time 0.
+pub fn launched_node(state: &mut ClusterState, name: &str, m: Machine<'_>) {
+    let provider_id = format!("aws:///us-east-1a/i-{name}");
+    state.put_node(NodeState {
+        name: name.into(),
+        provider_id: provider_id.clone(),
+        labels: m.labels.clone(),
+        taints: Vec::new(),
+        allocatable: m.allocatable.clone(),
+        ready: true,
+        created: 0,
+        deleting: false,
+        attached_volumes: Vec::new(),
+    });
+    state.put_claim(ClaimState {
+        name: format!("claim-{name}"),
+        node_pool: "default".into(),
+        requirements: Requirements::new(),
+        instance_types: vec![m.instance_type.into()],
+        labels: BTreeMap::new(),
+        taints: Vec::new(),
+        startup_taints: Vec::new(),
+        created: 0,
+        launched: Some(Launched {
+            provider_id,
+            instance_type: m.instance_type.into(),
+            zone: "us-east-1a".into(),
+            capacity_type: "on-demand".into(),
+            price: m.price,
+            image_id: "ami-1".into(),
+            allocatable: m.allocatable,
+            capacity: m.capacity,
+            labels: m.labels,
+            at: 0,
+        }),
+        registered_at: Some(0),
+        initialized_at: Some(0),
+        node: Some(name.into()),
+        deleting_since: None,
+        disruption: None,
+        last_pod_event: 0,
+        termination_grace_period: None,
+    });
+}
+
+/// Pod `default/<id>` of app `app` requesting `requests`, bound to `on`; returns its id.
+pub fn bound_pod(
+    state: &mut ClusterState,
+    id: &str,
+    app: &str,
+    on: &str,
+    requests: Resources,
+    do_not_disrupt: bool,
+    critical: bool,
+) -> String {
+    let id = format!("default/{id}");
+    state.put_pod(PodState {
+        id: id.clone(),
+        spec: Arc::new(PendingPod {
+            id: id.clone(),
+            namespace: "default".into(),
+            labels: [("app".to_string(), app.to_string())].into(),
+            requests,
+            ..PendingPod::default()
+        }),
+        owner: Some(app.into()),
+        node: None,
+        created: 0,
+        bound_at: None,
+        unschedulable: false,
+        priority: 0,
+        deletion_cost: 0,
+        do_not_disrupt,
+        critical,
+    });
+    state.bind(&id, on, 0);
+    id
+}
