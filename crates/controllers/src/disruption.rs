@@ -22,8 +22,7 @@ use crate::termination::{delete_claim, disrupted_taint, eviction_blocker};
 pub const POLL: Time = 10 * SECOND;
 /// How long a command may wait for its replacements (upstream's minimum retry window).
 pub const COMMAND_TIMEOUT: Time = 10 * MINUTE;
-/// Single-node simulations per loop at most.
-pub const MAX_SIMULATIONS: usize = 100;
+pub use karpenter_disruption::MAX_SIMULATIONS;
 
 #[derive(Debug, Clone)]
 struct Queued {

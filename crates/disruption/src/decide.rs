@@ -12,6 +12,10 @@ use crate::types::{
     Blocked, Command, Decision, DisruptionInput, Method, NodeInfo, Policy, PoolPolicy, Reason,
 };
 
+/// Single-node simulations per decision at most, as the controller and `plan --disruption`
+/// run it (a deterministic stand-in for upstream's 3-minute timeout).
+pub const MAX_SIMULATIONS: usize = 100;
+
 /// Upstream's cap on multi-node consolidation candidates.
 pub const MAX_MULTI_NODE_CANDIDATES: usize = 100;
 

@@ -15,7 +15,7 @@ pub mod pricing;
 pub mod simulate;
 pub mod types;
 
-pub use decide::{decide, decide_cached, disruption_cost};
+pub use decide::{MAX_SIMULATIONS, decide, decide_cached, disruption_cost};
 pub use types::{
     Allowance, Blocked, Budget, BudgetState, Command, Decision, DisruptionInput, Method, NodeInfo,
     PodInfo, Policy, PoolPolicy, Reason,

@@ -24,9 +24,6 @@ const GATES: &[&str] = &[
     "StaticCapacity",
 ];
 
-/// Single-node simulations per decision at most (as the controller).
-const MAX_SIMULATIONS: usize = 100;
-
 /// Parse `--feature-gates A=true,B=false` (Kubernetes' syntax); unknown gates are errors.
 pub fn feature_gates(text: Option<&str>) -> anyhow::Result<BTreeMap<String, bool>> {
     let mut out: BTreeMap<String, bool> = GATES.iter().map(|g| (g.to_string(), false)).collect();
@@ -95,7 +92,7 @@ pub fn settings(now: Time, gates: &BTreeMap<String, bool>) -> DisruptionSettings
             .get("SpotToSpotConsolidation")
             .copied()
             .unwrap_or(false),
-        max_simulations: MAX_SIMULATIONS,
+        max_simulations: karpenter_disruption::MAX_SIMULATIONS,
     }
 }
 
