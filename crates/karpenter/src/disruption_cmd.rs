@@ -52,18 +52,15 @@ pub fn feature_gates(text: Option<&str>) -> anyhow::Result<BTreeMap<String, bool
     Ok(out)
 }
 
-/// `--now` as a time; `None`: the wall clock (the binary's edge may read it).
+/// `--now` as a time; `None`: the controllers' wall clock (the binary's edge may read it).
 pub fn now(text: Option<&str>) -> anyhow::Result<Time> {
     match text {
         Some(t) => parse_rfc3339(t).with_context(|| {
             format!("--now: {t:?} is not an RFC 3339 time (2026-11-28T10:00:00Z)")
         }),
-        None => {
-            let since = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .context("the system clock is before 1970")?;
-            Ok(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
-        }
+        None => Ok(karpenter_controllers::Clock::now(
+            &karpenter_controllers::SystemClock,
+        )),
     }
 }
 
