@@ -20,14 +20,6 @@ pub fn rules(list: &[Rule]) -> Value {
 /// Label-key restrictions shared by NodePool labels (applied per map key with `self.all`).
 pub const NODEPOOL_LABELS: &[Rule] = &[
     (
-        r#"self.all(x, x in ["beta.kubernetes.io/instance-type", "failure-domain.beta.kubernetes.io/region", "beta.kubernetes.io/os", "beta.kubernetes.io/arch", "failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone", "topology.kubernetes.io/region", "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/windows-build"] || x.find("^([^/]+)").endsWith("node.kubernetes.io") || x.find("^([^/]+)").endsWith("node-restriction.kubernetes.io") || !x.find("^([^/]+)").endsWith("kubernetes.io"))"#,
-        r#"label domain "kubernetes.io" is restricted"#,
-    ),
-    (
-        r#"self.all(x, x.find("^([^/]+)").endsWith("kops.k8s.io") || !x.find("^([^/]+)").endsWith("k8s.io"))"#,
-        r#"label domain "k8s.io" is restricted"#,
-    ),
-    (
         r#"self.all(x, x in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !x.find("^([^/]+)").endsWith("karpenter.sh"))"#,
         r#"label domain "karpenter.sh" is restricted"#,
     ),
@@ -40,21 +32,13 @@ pub const NODEPOOL_LABELS: &[Rule] = &[
         r#"label "kubernetes.io/hostname" is restricted"#,
     ),
     (
-        r#"self.all(x, x in ["karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported", "karpenter.k8s.aws/instance-category", "karpenter.k8s.aws/instance-hypervisor", "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-generation", "karpenter.k8s.aws/instance-local-nvme", "karpenter.k8s.aws/instance-size", "karpenter.k8s.aws/instance-cpu", "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz", "karpenter.k8s.aws/instance-memory", "karpenter.k8s.aws/instance-ebs-bandwidth", "karpenter.k8s.aws/instance-network-bandwidth", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-memory", "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer", "karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/instance-capability-flex", "karpenter.k8s.aws/nitro-sandbox", "karpenter.k8s.aws/placement-group-id", "karpenter.k8s.aws/placement-group-partition"] || !x.find("^([^/]+)").endsWith("karpenter.k8s.aws"))"#,
+        r#"self.all(x, x in ["karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported", "karpenter.k8s.aws/instance-category", "karpenter.k8s.aws/instance-hypervisor", "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-generation", "karpenter.k8s.aws/instance-local-nvme", "karpenter.k8s.aws/instance-size", "karpenter.k8s.aws/instance-cpu", "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz", "karpenter.k8s.aws/instance-memory", "karpenter.k8s.aws/instance-ebs-bandwidth", "karpenter.k8s.aws/instance-network-bandwidth", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-memory", "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer", "karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-capability-flex", "karpenter.k8s.aws/placement-group-id", "karpenter.k8s.aws/placement-group-partition"] || !x.find("^([^/]+)").endsWith("karpenter.k8s.aws"))"#,
         r#"label domain "karpenter.k8s.aws" is restricted"#,
     ),
 ];
 
 /// Key restrictions on a NodePool requirement (applied to the key string).
 pub const NODEPOOL_REQUIREMENT_KEY: &[Rule] = &[
-    (
-        r#"self in ["beta.kubernetes.io/instance-type", "failure-domain.beta.kubernetes.io/region", "beta.kubernetes.io/os", "beta.kubernetes.io/arch", "failure-domain.beta.kubernetes.io/zone", "topology.kubernetes.io/zone", "topology.kubernetes.io/region", "node.kubernetes.io/instance-type", "kubernetes.io/arch", "kubernetes.io/os", "node.kubernetes.io/windows-build"] || self.find("^([^/]+)").endsWith("node.kubernetes.io") || self.find("^([^/]+)").endsWith("node-restriction.kubernetes.io") || !self.find("^([^/]+)").endsWith("kubernetes.io")"#,
-        r#"label domain "kubernetes.io" is restricted"#,
-    ),
-    (
-        r#"self.find("^([^/]+)").endsWith("kops.k8s.io") || !self.find("^([^/]+)").endsWith("k8s.io")"#,
-        r#"label domain "k8s.io" is restricted"#,
-    ),
     (
         r#"self in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !self.find("^([^/]+)").endsWith("karpenter.sh")"#,
         r#"label domain "karpenter.sh" is restricted"#,
@@ -68,17 +52,34 @@ pub const NODEPOOL_REQUIREMENT_KEY: &[Rule] = &[
         r#"label "kubernetes.io/hostname" is restricted"#,
     ),
     (
-        r#"self in ["karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported", "karpenter.k8s.aws/instance-category", "karpenter.k8s.aws/instance-hypervisor", "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-generation", "karpenter.k8s.aws/instance-local-nvme", "karpenter.k8s.aws/instance-size", "karpenter.k8s.aws/instance-cpu", "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz", "karpenter.k8s.aws/instance-memory", "karpenter.k8s.aws/instance-ebs-bandwidth", "karpenter.k8s.aws/instance-network-bandwidth", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-memory", "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer", "karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/instance-capability-flex", "karpenter.k8s.aws/nitro-sandbox", "karpenter.k8s.aws/placement-group-id", "karpenter.k8s.aws/placement-group-partition"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#,
+        r#"self in ["karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported", "karpenter.k8s.aws/instance-category", "karpenter.k8s.aws/instance-hypervisor", "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-generation", "karpenter.k8s.aws/instance-local-nvme", "karpenter.k8s.aws/instance-size", "karpenter.k8s.aws/instance-cpu", "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz", "karpenter.k8s.aws/instance-memory", "karpenter.k8s.aws/instance-ebs-bandwidth", "karpenter.k8s.aws/instance-network-bandwidth", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-memory", "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer", "karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-capability-flex", "karpenter.k8s.aws/placement-group-id", "karpenter.k8s.aws/placement-group-partition"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#,
         r#"label domain "karpenter.k8s.aws" is restricted"#,
     ),
 ];
 
-/// Key restrictions on a NodeClaim requirement (the NodePool's, minus the nodepool key ban).
+/// Is `key` one of the `karpenter.k8s.aws` keys upstream's CRD rule allows in NodePool labels
+/// and requirements? The rule's own list is the one source.
+pub fn aws_label_allowed(key: &str) -> bool {
+    NODEPOOL_REQUIREMENT_KEY
+        .iter()
+        .find(|(_, message)| message.contains("karpenter.k8s.aws"))
+        .is_some_and(|(rule, _)| rule.split('"').any(|quoted| quoted == key))
+}
+
+/// Key restrictions on a NodeClaim requirement (upstream's NodeClaim CRD: no nodepool-key ban).
 pub const NODECLAIM_REQUIREMENT_KEY: &[Rule] = &[
-    NODEPOOL_REQUIREMENT_KEY[0],
-    NODEPOOL_REQUIREMENT_KEY[1],
-    NODEPOOL_REQUIREMENT_KEY[2],
-    NODEPOOL_REQUIREMENT_KEY[4],
+    (
+        r#"self in ["karpenter.sh/capacity-type", "karpenter.sh/nodepool"] || !self.find("^([^/]+)").endsWith("karpenter.sh")"#,
+        r#"label domain "karpenter.sh" is restricted"#,
+    ),
+    (
+        r#"self != "kubernetes.io/hostname""#,
+        r#"label "kubernetes.io/hostname" is restricted"#,
+    ),
+    (
+        r#"self in ["karpenter.k8s.aws/instance-tenancy", "karpenter.k8s.aws/capacity-reservation-type", "karpenter.k8s.aws/capacity-reservation-id", "karpenter.k8s.aws/capacity-reservation-interruptible", "karpenter.k8s.aws/ec2nodeclass", "karpenter.k8s.aws/instance-encryption-in-transit-supported", "karpenter.k8s.aws/instance-category", "karpenter.k8s.aws/instance-hypervisor", "karpenter.k8s.aws/instance-family", "karpenter.k8s.aws/instance-generation", "karpenter.k8s.aws/instance-local-nvme", "karpenter.k8s.aws/instance-size", "karpenter.k8s.aws/instance-cpu", "karpenter.k8s.aws/instance-cpu-manufacturer", "karpenter.k8s.aws/instance-cpu-sustained-clock-speed-mhz", "karpenter.k8s.aws/instance-memory", "karpenter.k8s.aws/instance-ebs-bandwidth", "karpenter.k8s.aws/instance-network-bandwidth", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-memory", "karpenter.k8s.aws/instance-accelerator-name", "karpenter.k8s.aws/instance-accelerator-manufacturer", "karpenter.k8s.aws/instance-accelerator-count", "karpenter.k8s.aws/instance-capability-flex", "karpenter.k8s.aws/placement-group-id", "karpenter.k8s.aws/placement-group-partition"] || !self.find("^([^/]+)").endsWith("karpenter.k8s.aws")"#,
+        r#"label domain "karpenter.k8s.aws" is restricted"#,
+    ),
 ];
 
 /// Rules on a requirements list.
@@ -89,7 +90,7 @@ pub const REQUIREMENTS: &[Rule] = &[
     ),
     (
         "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt' || x.operator == 'Gte' || x.operator == 'Lte') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)",
-        "requirements operator 'Gt', 'Lt', 'Gte' or 'Lte' must have a single positive integer value",
+        "requirements operator 'Gt', 'Lt', 'Gte', or 'Lte' must have a single positive integer value",
     ),
     (
         "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)",
@@ -147,14 +148,6 @@ pub const EC2NODECLASS_SPEC: &[Rule] = &[
         "must specify exactly one of ['role', 'instanceProfile']",
     ),
     (
-        "(has(oldSelf.role) && has(self.role)) || (has(oldSelf.instanceProfile) && has(self.instanceProfile))",
-        "changing from 'instanceProfile' to 'role' is not supported. You must delete and recreate this node class if you want to change this.",
-    ),
-    (
-        "self.amiSelectorTerms.exists(x, has(x.alias)) ? true : has(self.amiFamily)",
-        "must specify amiFamily if amiSelectorTerms does not contain an alias",
-    ),
-    (
         "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'al2') ? (self.amiFamily == 'Custom' || self.amiFamily == 'AL2') : true)",
         "if set, amiFamily must be 'AL2' or 'Custom' when using an AL2 alias",
     ),
@@ -178,6 +171,10 @@ pub const EC2NODECLASS_SPEC: &[Rule] = &[
         "!has(self.amiFamily) || (self.amiSelectorTerms.exists(x, has(x.alias) && x.alias.find('^[^@]+') == 'windows2025') ? (self.amiFamily == 'Custom' || self.amiFamily == 'Windows2025') : true)",
         "if set, amiFamily must be 'Windows2025' or 'Custom' when using a Windows2025 alias",
     ),
+    (
+        "self.amiSelectorTerms.exists(x, has(x.alias)) ? true : has(self.amiFamily)",
+        "must specify amiFamily if amiSelectorTerms does not contain an alias",
+    ),
 ];
 
 /// Subnet selector terms.
@@ -188,7 +185,7 @@ pub const SUBNET_TERMS: &[Rule] = &[
         "expected at least one, got none, ['tags', 'id']",
     ),
     (
-        "!self.exists(x, has(x.id) && has(x.tags))",
+        "!self.all(x, has(x.id) && has(x.tags))",
         "'id' is mutually exclusive, cannot be set with a combination of other fields in a subnet selector term",
     ),
 ];
@@ -204,11 +201,11 @@ pub const SECURITY_GROUP_TERMS: &[Rule] = &[
         "expected at least one, got none, ['tags', 'id', 'name']",
     ),
     (
-        "!self.exists(x, has(x.id) && (has(x.tags) || has(x.name)))",
+        "!self.all(x, has(x.id) && (has(x.tags) || has(x.name)))",
         "'id' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term",
     ),
     (
-        "!self.exists(x, has(x.name) && (has(x.tags) || has(x.id)))",
+        "!self.all(x, has(x.name) && (has(x.tags) || has(x.id)))",
         "'name' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term",
     ),
 ];
@@ -216,12 +213,12 @@ pub const SECURITY_GROUP_TERMS: &[Rule] = &[
 /// Capacity reservation selector terms.
 pub const CAPACITY_RESERVATION_TERMS: &[Rule] = &[
     (
-        "self.all(x, has(x.tags) || has(x.id))",
-        "expected at least one, got none, ['tags', 'id']",
+        "self.all(x, has(x.tags) || has(x.id) || has(x.instanceMatchCriteria))",
+        "expected at least one, got none, ['tags', 'id', 'instanceMatchCriteria']",
     ),
     (
-        "!self.exists(x, has(x.id) && (has(x.tags) || has(x.ownerID)))",
-        "'id' is mutually exclusive, cannot be set along with tags or ownerID in a capacity reservation selector term",
+        "!self.all(x, has(x.id) && (has(x.tags) || has(x.ownerID) || has(x.instanceMatchCriteria)))",
+        "'id' is mutually exclusive, cannot be set along with other fields in a capacity reservation selector term",
     ),
 ];
 
@@ -293,13 +290,7 @@ pub const NODECLASS_TAGS: &[Rule] = &[
 ];
 
 /// EC2NodeClass `role`.
-pub const ROLE: &[Rule] = &[
-    ("self != ''", "role cannot be empty"),
-    (
-        "oldSelf == '' || self == oldSelf",
-        "immutable field changed",
-    ),
-];
+pub const ROLE: &[Rule] = &[("self != ''", "role cannot be empty")];
 /// EC2NodeClass `instanceProfile`.
 pub const INSTANCE_PROFILE: &[Rule] = &[("self != ''", "instanceProfile cannot be empty")];
 
@@ -376,25 +367,43 @@ pub const BLOCK_DEVICE_MAPPINGS: &[Rule] = &[(
 )];
 
 /// An EBS block device.
-pub const BLOCK_DEVICE: &[Rule] = &[(
-    "has(self.snapshotID) || has(self.volumeSize)",
-    "snapshotID or volumeSize must be defined",
-)];
+pub const BLOCK_DEVICE: &[Rule] = &[
+    (
+        "has(self.snapshotID) || has(self.volumeSize)",
+        "snapshotID or volumeSize must be defined",
+    ),
+    (
+        "!has(self.volumeInitializationRate) || (has(self.snapshotID) && self.snapshotID != '')",
+        "snapshotID must be set when volumeInitializationRate is set",
+    ),
+];
 
 /// Network interfaces.
-pub const NETWORK_INTERFACES: &[Rule] = &[(
-    "self.exists(x, x.networkCardIndex == 0 && x.deviceIndex == 0 && x.interfaceType == 'interface')",
-    "networkInterfaces must include the primary interface (networkCardIndex 0, deviceIndex 0, interfaceType 'interface')",
-)];
+pub const NETWORK_INTERFACES: &[Rule] = &[
+    (
+        "self.size() == 0 || self.exists(x, x.deviceIndex == 0 && x.networkCardIndex == 0 && x.interfaceType == 'interface')",
+        "networkInterfaces must include a primary interface with interfaceType='interface'",
+    ),
+    (
+        "self.all(x, self.filter(y, x.networkCardIndex == y.networkCardIndex && x.deviceIndex == y.deviceIndex).size() == 1 && (x.interfaceType != 'efa-only' || self.filter(y, x.networkCardIndex == y.networkCardIndex && y.interfaceType == 'efa-only').size() == 1))",
+        "networkInterfaces must not have duplicate networkCardIndex and deviceIndex pairs, and can have at most one efa device per network card",
+    ),
+];
 
 /// Placement group selector.
-pub const PLACEMENT_GROUP: &[Rule] = &[(
-    "has(self.name) != has(self.id)",
-    "expected exactly one of ['name', 'id']",
-)];
+pub const PLACEMENT_GROUP: &[Rule] = &[
+    (
+        "has(self.name) || has(self.id)",
+        "expected at least one, got none, ['name', 'id']",
+    ),
+    (
+        "!(has(self.name) && has(self.id))",
+        "'name' and 'id' are mutually exclusive",
+    ),
+];
 
 /// Connection tracking.
 pub const CONNECTION_TRACKING: &[Rule] = &[(
     "has(self.tcpEstablishedTimeout) || has(self.udpStreamTimeout) || has(self.udpTimeout)",
-    "expected at least one of ['tcpEstablishedTimeout', 'udpStreamTimeout', 'udpTimeout']",
+    "at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set",
 )];

@@ -96,7 +96,6 @@ pub struct NodeSelectorRequirementWithMinValues {
     /// DoesNotExist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(inner(length(max = 63), pattern(patterns::LABEL_VALUE)))]
-    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub values: Vec<String>,
     /// Minimum number of distinct values of this key the candidate instance types must span.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,7 +6,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
 
-use crate::{EC2NodeClass, NodeClaim, NodePool, cel, patterns};
+use crate::{EC2NodeClass, NodeClaim, NodePool, cel, patterns, schema_patch};
 
 /// Why CRD generation failed.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +125,25 @@ fn post_process(
             path: "spec.versions[0].schema.openAPIV3Schema".into(),
         });
     };
+    schema_patch::root(schema);
+    let file = crd
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .zip(crd.pointer("/spec/group").and_then(Value::as_str))
+        .map(|(plural, group)| format!("{group}_{plural}.yaml"))
+        .unwrap_or_default();
+    let Some(schema) = crd.pointer_mut("/spec/versions/0/schema/openAPIV3Schema") else {
+        return Err(CrdError::MissingPath {
+            name: name.into(),
+            path: "spec.versions[0].schema.openAPIV3Schema".into(),
+        });
+    };
+    let missing = |path: String| CrdError::MissingPath {
+        name: name.into(),
+        path,
+    };
+    schema_patch::conditions(schema, file == "karpenter.sh_nodeclaims.yaml").map_err(missing)?;
+    schema_patch::apply(schema, &schema_patch::patches(&file)).map_err(missing)?;
     if let Some(path) = key_rules_path {
         let mut node = &mut *schema;
         for segment in path.split('.') {
@@ -186,10 +205,14 @@ fn tidy(node: &mut Value) {
     }
 }
 
-/// Schema transform for `volumeSize`: an int-or-string with upstream's size pattern.
+/// Schema transform for `volumeSize`: a string with upstream's size pattern.
 pub(crate) fn volume_size_schema(schema: &mut schemars::Schema) {
+    // upstream types volumeSize as a string with its size pattern (no int-or-string)
     let obj = schema.ensure_object();
-    obj.insert("x-kubernetes-int-or-string".into(), json!(true));
+    for k in ["x-kubernetes-int-or-string", "anyOf", "$ref", "allOf"] {
+        obj.remove(k);
+    }
+    obj.insert("type".into(), json!("string"));
     obj.insert("pattern".into(), json!(patterns::VOLUME_SIZE));
 }
 

@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod nodeclaim;
 pub mod nodepool;
 pub mod patterns;
+mod schema_patch;
 pub mod snapshot;
 pub mod validate;
 

@@ -39,13 +39,15 @@ use crate::{cel, patterns};
 pub struct NodeClaimSpec {
     /// Taints applied to the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub taints: Option<Vec<Taint>>,
     /// Taints present at startup that pods need not tolerate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub startup_taints: Option<Vec<Taint>>,
     /// Final resolved constraints, including the instance types the claim may launch as.
     #[schemars(length(max = 100))]
-    #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::REQUIREMENTS)))]
+    #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::REQUIREMENTS), "x-kubernetes-list-type" = "atomic"))]
     pub requirements: Vec<NodeSelectorRequirementWithMinValues>,
     /// Resources the node must offer: the pods' requests plus DaemonSet overhead.
     #[serde(default, skip_serializing_if = "ResourceRequirements::is_empty")]

@@ -24,7 +24,7 @@ use crate::{cel, patterns};
     derive = "PartialEq",
     doc = "NodePool is the Schema for the NodePools API",
     printcolumn = r#"{"name":"NodeClass","type":"string","jsonPath":".spec.template.spec.nodeClassRef.name"}"#,
-    printcolumn = r#"{"name":"Nodes","type":"string","jsonPath":".status.resources.nodes"}"#,
+    printcolumn = r#"{"name":"Nodes","type":"string","jsonPath":".status.nodes"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Weight","type":"integer","jsonPath":".spec.weight","priority":1}"#,
@@ -72,10 +72,11 @@ pub struct TemplateMetadata {
     /// Labels; they also act as `In` requirements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = crate::crds::label_values_schema)]
-    #[schemars(extend("maxProperties" = 100, "x-kubernetes-validations" = cel::rules(cel::NODEPOOL_LABELS)))]
+    #[schemars(extend("maxProperties" = 100, "x-kubernetes-validations" = cel::rules(cel::NODEPOOL_LABELS), "x-kubernetes-map-type" = "atomic"))]
     pub labels: Option<BTreeMap<String, String>>,
     /// Annotations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "granular"))]
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
@@ -92,13 +93,15 @@ impl TemplateMetadata {
 pub struct NodeClaimTemplateSpec {
     /// Taints pods must tolerate to schedule onto these nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub taints: Option<Vec<Taint>>,
     /// Taints present at startup that pods need not tolerate; something else removes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub startup_taints: Option<Vec<Taint>>,
     /// Constraints on node labels.
     #[schemars(length(max = 100))]
-    #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::REQUIREMENTS)))]
+    #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::REQUIREMENTS), "x-kubernetes-list-type" = "atomic"))]
     pub requirements: Vec<NodeSelectorRequirementWithMinValues>,
     /// The NodeClass to launch from.
     #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::NODE_CLASS_REF_IMMUTABLE)))]
@@ -134,8 +137,8 @@ pub enum ConsolidationPolicy {
 #[serde(rename_all = "camelCase")]
 pub struct Disruption {
     /// Quiet period after the last pod change before a node may be consolidated, or `Never`.
-    #[serde(default = "default_consolidate_after")]
-    #[schemars(required, pattern(patterns::NILLABLE_DURATION))]
+    /// Required when `disruption` is given (as upstream); the NodePool-level default is `0s`.
+    #[schemars(pattern(patterns::NILLABLE_DURATION))]
     pub consolidate_after: String,
     /// Which nodes consolidation may act on.
     #[serde(default)]
@@ -143,7 +146,7 @@ pub struct Disruption {
     /// Rate limits for voluntary disruption.
     #[serde(default = "default_budgets")]
     #[schemars(length(max = 50))]
-    #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::BUDGETS)))]
+    #[schemars(extend("x-kubernetes-validations" = cel::rules(cel::BUDGETS), "x-kubernetes-list-type" = "atomic"))]
     pub budgets: Vec<Budget>,
 }
 
@@ -193,6 +196,7 @@ pub enum DisruptionReason {
 pub struct Budget {
     /// The reasons this budget limits; all when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 50), extend("x-kubernetes-list-type" = "set"))]
     pub reasons: Option<Vec<DisruptionReason>>,
     /// How many nodes may be disrupting at once: a count or a percentage (rounded up).
     #[serde(default = "default_budget_nodes")]
@@ -220,6 +224,7 @@ pub struct NodePoolStatus {
     pub node_class_observed_generation: Option<i64>,
     /// Number of nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("default" = 0))]
     pub nodes: Option<i64>,
     /// Conditions: ValidationSucceeded, NodeClassReady, NodeRegistrationHealthy, Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]

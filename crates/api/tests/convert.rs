@@ -75,8 +75,8 @@ fn bad_quantities_name_pod_and_field() {
 
 #[test]
 fn benchmark_pods_translate() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/bench/pods_diverse_50.json.gz");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bench/pods_diverse_50.json.gz");
     let m = match karpenter_api::manifest::load_paths(&[path]) {
         Ok(m) => m,
         Err(e) => panic!("{e}"),

@@ -272,12 +272,8 @@ fn missing_paths_are_io_errors() {
 
 #[test]
 fn upstream_benchmark_pods_load() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/bench/pods_diverse_50.json.gz");
-    if !path.exists() {
-        // shared/ sits beside the checkout in CI and on developer machines
-        panic!("missing {}", path.display());
-    }
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bench/pods_diverse_50.json.gz");
     let m = match load_paths(&[path]) {
         Ok(m) => m,
         Err(e) => panic!("{e}"),

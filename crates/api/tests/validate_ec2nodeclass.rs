@@ -56,10 +56,12 @@ fn exactly_one_of_role_and_instance_profile() {
 
 #[test]
 fn subnet_terms() {
-    assert_one(
-        &errs(|v| set(v, "/spec/subnetSelectorTerms", json!([]))),
-        &["spec.subnetSelectorTerms", "cannot be empty"],
-    );
+    // an empty list breaks two of upstream's rules: `self.size() != 0`, and vacuously
+    // `!self.all(x, has(x.id) && has(x.tags))`; an API server reports both
+    let empty = errs(|v| set(v, "/spec/subnetSelectorTerms", json!([])));
+    assert_eq!(empty.len(), 2, "{empty:#?}");
+    assert!(empty[0].contains("spec.subnetSelectorTerms: subnetSelectorTerms cannot be empty"));
+    assert!(empty[1].contains("'id' is mutually exclusive"));
     assert_one(
         &errs(|v| set(v, "/spec/subnetSelectorTerms", json!([{}]))),
         &[
@@ -76,6 +78,17 @@ fn subnet_terms() {
             )
         }),
         &["'id' is mutually exclusive"],
+    );
+    // upstream's rule uses all(): one plain term beside an id+tags term passes, as upstream
+    assert!(
+        errs(|v| {
+            set(
+                v,
+                "/spec/subnetSelectorTerms",
+                json!([{"id": "subnet-1", "tags": {"a": "b"}}, {"tags": {"c": "d"}}]),
+            )
+        })
+        .is_empty()
     );
     assert_one(
         &errs(|v| set(v, "/spec/subnetSelectorTerms", json!([{"id": "sub-1"}]))),
@@ -179,6 +192,25 @@ fn capacity_reservation_terms() {
             json!([{"tags": {"a": "b"}, "ownerID": "012345678901"}])
         ))
         .is_empty()
+    );
+    // instanceMatchCriteria alone selects (upstream v1.14), and is exclusive with id
+    assert!(
+        errs(|v| set(
+            v,
+            "/spec/capacityReservationSelectorTerms",
+            json!([{"instanceMatchCriteria": "open"}])
+        ))
+        .is_empty()
+    );
+    assert_one(
+        &errs(|v| {
+            set(
+                v,
+                "/spec/capacityReservationSelectorTerms",
+                json!([{"id": "cr-1", "instanceMatchCriteria": "open"}]),
+            )
+        }),
+        &["'id' is mutually exclusive, cannot be set along with other fields"],
     );
 }
 
@@ -378,10 +410,20 @@ fn block_device_mappings() {
             set(
                 v,
                 p,
-                json!([{"ebs": {"volumeSize": "8Gi", "volumeInitializationRate": 50}}]),
+                json!([{"ebs": {"snapshotID": "snap-1", "volumeInitializationRate": 50}}]),
             )
         }),
         &["between 100 and 300"],
+    );
+    assert_one(
+        &errs(|v| {
+            set(
+                v,
+                p,
+                json!([{"ebs": {"volumeSize": "8Gi", "volumeInitializationRate": 150}}]),
+            )
+        }),
+        &["snapshotID must be set when volumeInitializationRate is set"],
     );
     assert!(
         errs(|v| set(
@@ -420,7 +462,15 @@ fn placement_network_and_connection_tracking() {
                 json!({"name": "a", "id": "pg-1"}),
             )
         }),
-        &["expected exactly one of ['name', 'id']"],
+        &["'name' and 'id' are mutually exclusive"],
+    );
+    assert_one(
+        &errs(|v| set(v, "/spec/placementGroupSelector", json!({}))),
+        &["expected at least one, got none, ['name', 'id']"],
+    );
+    assert_one(
+        &errs(|v| set(v, "/spec/placementGroupSelector", json!({"name": ""}))),
+        &["spec.placementGroupSelector.name", "at least 1 character"],
     );
     assert_one(
         &errs(|v| {
@@ -440,11 +490,36 @@ fn placement_network_and_connection_tracking() {
                 json!([{"networkCardIndex": 1, "deviceIndex": 0, "interfaceType": "efa-only"}]),
             )
         }),
-        &["must include the primary interface"],
+        &["must include a primary interface with interfaceType='interface'"],
     );
+    // an empty list is accepted (upstream: `self.size() == 0 || ...`)
+    assert!(errs(|v| set(v, "/spec/networkInterfaces", json!([]))).is_empty());
+    let primary = json!({"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"});
+    let efa = |card: i64, device: i64| json!({"networkCardIndex": card, "deviceIndex": device, "interfaceType": "efa-only"});
+    assert!(
+        errs(|v| set(
+            v,
+            "/spec/networkInterfaces",
+            json!([primary, efa(1, 0), efa(2, 0)])
+        ))
+        .is_empty()
+    );
+    for (what, list) in [
+        ("duplicate card/device pair", json!([primary, primary])),
+        (
+            "two EFA devices on one card",
+            json!([primary, efa(1, 0), efa(1, 1)]),
+        ),
+    ] {
+        assert_one(
+            &errs(|v| set(v, "/spec/networkInterfaces", list.clone())),
+            &["must not have duplicate networkCardIndex and deviceIndex pairs"],
+        );
+        let _ = what;
+    }
     assert_one(
         &errs(|v| set(v, "/spec/connectionTracking", json!({}))),
-        &["expected at least one of"],
+        &["at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set"],
     );
     assert_one(
         &errs(|v| set(v, "/spec/connectionTracking", json!({"udpTimeout": 61}))),

@@ -18,6 +18,8 @@ spec:
         - {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}
         - {key: kubernetes.io/arch, operator: In, values: [amd64]}
         - {key: karpenter.k8s.aws/instance-cpu, operator: Gt, values: ["4"]}
+  disruption:
+    consolidateAfter: 0s
 "#;
 
 fn errs(patch: impl FnOnce(&mut Value)) -> Vec<String> {
@@ -130,11 +132,6 @@ fn requirement_keys_are_restricted_like_upstream() {
             r#"label domain "karpenter.sh" is restricted"#,
         ),
         (
-            "example.kubernetes.io/x",
-            r#"label domain "kubernetes.io" is restricted"#,
-        ),
-        ("k8s.io/x", r#"label domain "k8s.io" is restricted"#),
-        (
             "karpenter.k8s.aws/not-a-label",
             r#"label domain "karpenter.k8s.aws" is restricted"#,
         ),
@@ -143,7 +140,7 @@ fn requirement_keys_are_restricted_like_upstream() {
         let e = errs(|v| set(v, "/spec/template/spec/requirements/1/key", json!(key)));
         assert_one(&e, &["requirements[1].key", message]);
     }
-    // the hostname breaks two of upstream's rules, and both are reported
+    // since v1.9 the kubernetes.io domain is open but for the hostname
     let e = errs(|v| {
         set(
             v,
@@ -151,17 +148,17 @@ fn requirement_keys_are_restricted_like_upstream() {
             json!("kubernetes.io/hostname"),
         )
     });
-    assert_eq!(e.len(), 2, "{e:?}");
-    assert!(
-        e.iter()
-            .any(|m| m.contains(r#"label "kubernetes.io/hostname" is restricted"#))
-    );
+    assert_one(&e, &[r#"label "kubernetes.io/hostname" is restricted"#]);
     for key in [
         "node.kubernetes.io/instance-type",
         "topology.kubernetes.io/zone",
         "failure-domain.beta.kubernetes.io/zone",
         "node-restriction.kubernetes.io/team",
         "kops.k8s.io/instancegroup",
+        "node-role.kubernetes.io/worker",
+        "example.kubernetes.io/x",
+        "example.k8s.io/x",
+        "k8s.io/x",
         "karpenter.k8s.aws/instance-family",
         "topology.k8s.aws/zone-id",
         "example.com/team",
@@ -460,4 +457,53 @@ fn every_problem_is_reported() {
         set(v, "/spec/template/spec/expireAfter", json!("1d"));
     });
     assert_eq!(e.len(), 3, "{e:#?}");
+}
+
+#[test]
+fn template_labels_under_kubernetes_io_are_allowed_since_v1_9() {
+    for key in ["node-role.kubernetes.io/worker", "example.k8s.io/x"] {
+        let e = errs(|v| set(v, "/spec/template/metadata", json!({"labels": {key: "x"}})));
+        assert!(e.is_empty(), "{key}: {e:?}");
+    }
+    let e = errs(|v| {
+        set(
+            v,
+            "/spec/template/metadata",
+            json!({"labels": {"karpenter.sh/team": "x"}}),
+        )
+    });
+    assert_one(&e, &[r#"label domain "karpenter.sh" is restricted"#]);
+}
+
+#[test]
+fn consolidate_after_is_required_when_disruption_is_given() {
+    // without `disruption` the NodePool-level default applies
+    assert!(errs(|v| remove(v, "/spec/disruption")).is_empty());
+    let text = BASE.replace("consolidateAfter: 0s", "consolidationPolicy: WhenEmpty");
+    let errors = match karpenter_api::manifest::parse_bytes(
+        std::path::Path::new("pool.yaml"),
+        text.as_bytes(),
+    ) {
+        Ok(m) => panic!("accepted a disruption block without consolidateAfter: {m:?}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        errors.contains("spec.disruption") && errors.contains("consolidateAfter"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn budget_reasons_are_a_set() {
+    let e = errs(|v| {
+        set(
+            v,
+            "/spec/disruption",
+            json!({"consolidateAfter": "0s", "budgets": [{"nodes": "1", "reasons": ["Empty", "Drifted", "Empty"]}]}),
+        )
+    });
+    assert_one(
+        &e,
+        &["spec.disruption.budgets[0].reasons[2]", "duplicate value"],
+    );
 }

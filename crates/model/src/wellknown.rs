@@ -76,22 +76,6 @@ pub mod labels {
         WINDOWS_BUILD,
     ];
 
-    /// Keys in the `kubernetes.io` domain that NodePools may nevertheless use (upstream's
-    /// CRD allow-list for the `kubernetes.io` restriction).
-    pub const KUBERNETES_IO_ALLOWED: &[&str] = &[
-        INSTANCE_TYPE_BETA,
-        REGION_BETA,
-        OS_BETA,
-        ARCH_BETA,
-        ZONE_BETA,
-        ZONE,
-        REGION,
-        INSTANCE_TYPE,
-        ARCH,
-        OS,
-        WINDOWS_BUILD,
-    ];
-
     /// Capacity type value for spot instances.
     pub const CAPACITY_TYPE_SPOT: &str = "spot";
     /// Capacity type value for on-demand instances.

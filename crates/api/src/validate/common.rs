@@ -334,19 +334,10 @@ pub(crate) enum KeyScope {
 /// Every rule `key` breaks in `scope`, in upstream's words (as an API server reports each
 /// failing CEL rule); empty when the key may be used.
 pub(crate) fn restriction(key: &str, scope: KeyScope) -> Vec<&'static str> {
-    use wellknown::{aws_labels, labels};
+    use wellknown::labels;
+    // since v1.9 upstream restricts only the karpenter.sh domain (and the two keys below);
+    // kubernetes.io and k8s.io keys such as node-role.kubernetes.io/worker are allowed
     let mut broken = Vec::new();
-    if !(labels::KUBERNETES_IO_ALLOWED.contains(&key)
-        || in_domain(key, "node.kubernetes.io")
-        || in_domain(key, "node-restriction.kubernetes.io")
-        || !in_domain(key, "kubernetes.io"))
-    {
-        broken.push(r#"label domain "kubernetes.io" is restricted"#);
-    }
-    // upstream: `key.find(domain).endsWith("kops.k8s.io") || !...endsWith("k8s.io")`
-    if in_domain(key, "k8s.io") && !in_domain(key, "kops.k8s.io") {
-        broken.push(r#"label domain "k8s.io" is restricted"#);
-    }
     if in_domain(key, "karpenter.sh") && ![labels::CAPACITY_TYPE, labels::NODEPOOL].contains(&key) {
         broken.push(r#"label domain "karpenter.sh" is restricted"#);
     }
@@ -356,11 +347,9 @@ pub(crate) fn restriction(key: &str, scope: KeyScope) -> Vec<&'static str> {
     if key == labels::HOSTNAME {
         broken.push(r#"label "kubernetes.io/hostname" is restricted"#);
     }
-    // NodePool labels and requirements may use the AWS well-known keys, nothing else of
-    // the karpenter.k8s.aws domain
-    let aws_restricted = scope != KeyScope::ClaimRequirement
-        && in_domain(key, "karpenter.k8s.aws")
-        && !aws_labels::WELL_KNOWN.contains(&key);
+    // labels and requirements of both kinds may use the keys upstream's CRD rule allows,
+    // nothing else of the karpenter.k8s.aws domain
+    let aws_restricted = in_domain(key, "karpenter.k8s.aws") && !crate::cel::aws_label_allowed(key);
     if aws_restricted {
         broken.push(r#"label domain "karpenter.k8s.aws" is restricted"#);
     }

@@ -21,11 +21,10 @@ impl Validate for EC2NodeClass {
         for (i, t) in s.subnet_selector_terms.iter().enumerate() {
             let tp = format!("{p}[{i}]");
             selector_tags(&mut c, &tp, &t.tags);
-            exclusive(
+            at_least_one(
                 &mut c,
                 &tp,
                 &[("tags", t.tags.is_some()), ("id", t.id.is_some())],
-                &["id"],
             );
             if let Some(id) = &t.id {
                 c.pattern(
@@ -36,6 +35,14 @@ impl Validate for EC2NodeClass {
                 );
             }
         }
+
+        let terms = &s.subnet_selector_terms;
+        exclusive_in_all(
+            &mut c,
+            p,
+            terms.iter().map(|t| t.id.is_some() && t.tags.is_some()),
+            "'id' is mutually exclusive, cannot be set with a combination of other fields in a subnet selector term",
+        );
 
         // security groups
         let p = "spec.securityGroupSelectorTerms";
@@ -48,7 +55,7 @@ impl Validate for EC2NodeClass {
                 ("id", t.id.is_some()),
                 ("name", t.name.is_some()),
             ];
-            exclusive(&mut c, &tp, &fields, &["id", "name"]);
+            at_least_one(&mut c, &tp, &fields);
             if let Some(id) = &t.id {
                 c.pattern(
                     &format!("{tp}.id"),
@@ -59,6 +66,24 @@ impl Validate for EC2NodeClass {
             }
         }
 
+        let terms = &s.security_group_selector_terms;
+        exclusive_in_all(
+            &mut c,
+            p,
+            terms
+                .iter()
+                .map(|t| t.id.is_some() && (t.tags.is_some() || t.name.is_some())),
+            "'id' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term",
+        );
+        exclusive_in_all(
+            &mut c,
+            p,
+            terms
+                .iter()
+                .map(|t| t.name.is_some() && (t.tags.is_some() || t.id.is_some())),
+            "'name' is mutually exclusive, cannot be set with a combination of other fields in a security group selector term",
+        );
+
         // capacity reservations
         if let Some(terms) = &s.capacity_reservation_selector_terms {
             let p = "spec.capacityReservationSelectorTerms";
@@ -66,15 +91,15 @@ impl Validate for EC2NodeClass {
             for (i, t) in terms.iter().enumerate() {
                 let tp = format!("{p}[{i}]");
                 selector_tags(&mut c, &tp, &t.tags);
-                if t.tags.is_none() && t.id.is_none() {
-                    c.error(&tp, "expected at least one, got none, ['tags', 'id']");
-                }
-                if t.id.is_some() && (t.tags.is_some() || t.owner_id.is_some()) {
-                    c.error(
-                        &tp,
-                        "'id' is mutually exclusive, cannot be set along with tags or ownerID",
-                    );
-                }
+                at_least_one(
+                    &mut c,
+                    &tp,
+                    &[
+                        ("tags", t.tags.is_some()),
+                        ("id", t.id.is_some()),
+                        ("instanceMatchCriteria", t.instance_match_criteria.is_some()),
+                    ],
+                );
                 if let Some(id) = &t.id {
                     c.pattern(
                         &format!("{tp}.id"),
@@ -97,6 +122,17 @@ impl Validate for EC2NodeClass {
                     &["open", "targeted"],
                 );
             }
+            exclusive_in_all(
+                &mut c,
+                p,
+                terms.iter().map(|t| {
+                    t.id.is_some()
+                        && (t.tags.is_some()
+                            || t.owner_id.is_some()
+                            || t.instance_match_criteria.is_some())
+                }),
+                "'id' is mutually exclusive, cannot be set along with other fields in a capacity reservation selector term",
+            );
         }
 
         ami_terms(&mut c, &s.ami_selector_terms, s.ami_family);
@@ -172,11 +208,15 @@ impl Validate for EC2NodeClass {
             );
         }
         if let Some(pg) = &s.placement_group_selector {
-            if pg.name.is_some() == pg.id.is_some() {
-                c.error(
-                    "spec.placementGroupSelector",
-                    "expected exactly one of ['name', 'id']",
-                );
+            let p = "spec.placementGroupSelector";
+            if pg.name.is_none() && pg.id.is_none() {
+                c.error(p, "expected at least one, got none, ['name', 'id']");
+            }
+            if pg.name.is_some() && pg.id.is_some() {
+                c.error(p, "'name' and 'id' are mutually exclusive");
+            }
+            if pg.name.as_deref() == Some("") {
+                c.error(&format!("{p}.name"), "must be at least 1 character long");
             }
             if let Some(id) = &pg.id {
                 c.pattern(
@@ -212,8 +252,34 @@ impl Validate for EC2NodeClass {
             let primary = nis.iter().any(|n| {
                 n.network_card_index == 0 && n.device_index == 0 && n.interface_type == "interface"
             });
-            if !primary {
-                c.error("spec.networkInterfaces", "must include the primary interface (networkCardIndex 0, deviceIndex 0, interfaceType interface)");
+            if !nis.is_empty() && !primary {
+                c.error(
+                    "spec.networkInterfaces",
+                    "networkInterfaces must include a primary interface with interfaceType='interface'",
+                );
+            }
+            let unique = nis.iter().all(|x| {
+                let same_slot = nis
+                    .iter()
+                    .filter(|y| {
+                        x.network_card_index == y.network_card_index
+                            && x.device_index == y.device_index
+                    })
+                    .count();
+                let efa_on_card = nis
+                    .iter()
+                    .filter(|y| {
+                        x.network_card_index == y.network_card_index
+                            && y.interface_type == "efa-only"
+                    })
+                    .count();
+                same_slot == 1 && (x.interface_type != "efa-only" || efa_on_card == 1)
+            });
+            if !unique {
+                c.error(
+                    "spec.networkInterfaces",
+                    "networkInterfaces must not have duplicate networkCardIndex and deviceIndex pairs, and can have at most one efa device per network card",
+                );
             }
         }
         c.range(
@@ -228,7 +294,10 @@ impl Validate for EC2NodeClass {
                 && ct.udp_stream_timeout.is_none()
                 && ct.udp_timeout.is_none()
             {
-                c.error(p, "expected at least one of ['tcpEstablishedTimeout', 'udpStreamTimeout', 'udpTimeout']");
+                c.error(
+                    p,
+                    "at least one of tcpEstablishedTimeout, udpStreamTimeout, or udpTimeout must be set",
+                );
             }
             c.range(
                 &format!("{p}.tcpEstablishedTimeout"),
@@ -280,7 +349,8 @@ fn selector_tags(c: &mut Checker, term_path: &str, tags: &Tags) {
 }
 
 /// At least one field is set, and each field in `exclusive` stands alone.
-fn exclusive(c: &mut Checker, path: &str, fields: &[(&str, bool)], exclusive: &[&str]) {
+/// A selector term sets at least one of `fields`.
+fn at_least_one(c: &mut Checker, path: &str, fields: &[(&str, bool)]) {
     if !fields.iter().any(|(_, set)| *set) {
         let names: Vec<String> = fields.iter().map(|(n, _)| format!("'{n}'")).collect();
         c.error(
@@ -288,12 +358,18 @@ fn exclusive(c: &mut Checker, path: &str, fields: &[(&str, bool)], exclusive: &[
             format!("expected at least one, got none, [{}]", names.join(", ")),
         );
     }
-    for name in exclusive {
-        let this = fields.iter().any(|(n, set)| n == name && *set);
-        let others = fields.iter().any(|(n, set)| n != name && *set);
-        if this && others {
-            c.error(path, format!("'{name}' is mutually exclusive, cannot be set with a combination of other fields"));
-        }
+}
+
+/// Upstream's mutual-exclusion rules read `!self.all(x, <both set>)`: the list is refused
+/// only when every term (vacuously, an empty list) sets the exclusive field with another.
+fn exclusive_in_all(
+    c: &mut Checker,
+    path: &str,
+    mut both_set: impl Iterator<Item = bool>,
+    message: &str,
+) {
+    if both_set.all(|b| b) {
+        c.error(path, message);
     }
 }
 
@@ -526,6 +602,13 @@ fn block_devices(c: &mut Checker, bdms: &[BlockDeviceMapping]) {
         let ep = format!("{p}[{i}].ebs");
         if ebs.snapshot_id.is_none() && ebs.volume_size.is_none() {
             c.error(&ep, "snapshotID or volumeSize must be defined");
+        }
+        let snapshot = ebs.snapshot_id.as_deref().is_some_and(|s| !s.is_empty());
+        if ebs.volume_initialization_rate.is_some() && !snapshot {
+            c.error(
+                &ep,
+                "snapshotID must be set when volumeInitializationRate is set",
+            );
         }
         if let Some(size) = &ebs.volume_size {
             c.pattern(

@@ -39,6 +39,17 @@ impl Validate for NodePool {
                 patterns::BUDGET_NODES,
                 "a node count or a percentage from 0% to 100%",
             );
+            if let Some(reasons) = &b.reasons {
+                c.max_items(&format!("{p}.reasons"), reasons.len(), 50);
+                for (j, r) in reasons.iter().enumerate() {
+                    if reasons[..j].contains(r) {
+                        c.error(
+                            &format!("{p}.reasons[{j}]"),
+                            format!("duplicate value {r:?}: reasons is a set"),
+                        );
+                    }
+                }
+            }
             match (&b.schedule, &b.duration) {
                 (Some(_), None) | (None, Some(_)) => {
                     c.error(&p, "'schedule' must be set with 'duration'");
