@@ -1,0 +1,154 @@
+# Sourced by hack/control-plane.sh: `up` and `down` of the loopback control plane.
+# shellcheck shell=bash
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Certificates: one CA, the API server's serving cert for loopback, an admin client cert
+# (system:masters) and the service-account signing key.
+make_certs() {
+  local d="$1"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3 -subj "/CN=karpenter-rs-test-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3 \
+    -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=karpenter-rs-admin" \
+    -keyout "$d/admin.key" -out "$d/admin.csr" 2>/dev/null
+  openssl x509 -req -in "$d/admin.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3 \
+    -extfile "$d/client.ext" -out "$d/admin.crt" 2>/dev/null
+  openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
+}
+
+write_kubeconfig() {
+  local dir="$1" port="$2"
+  cat >"$dir/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:$port
+    certificate-authority: $dir/pki/ca.crt
+users:
+- name: admin
+  user:
+    client-certificate: $dir/pki/admin.crt
+    client-key: $dir/pki/admin.key
+contexts:
+- name: local
+  context: {cluster: local, user: admin}
+current-context: local
+KC
+}
+
+start() {
+  local dir="$1" name="$2"; shift 2
+  "$@" >"$dir/logs/$name.log" 2>&1 &
+  echo "$! $name" >>"$dir/pids"
+}
+
+wait_for() {
+  local what="$1" tries="$2"; shift 2
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  log "$what did not come up; logs in $DIR/logs"
+  return 1
+}
+
+apply_crd() {
+  local out
+  out="$(curl -s -w '\n%{http_code}' --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
+    --key "$DIR/pki/admin.key" -X PATCH -H 'Content-Type: application/apply-patch+yaml' \
+    --data-binary "@$2" \
+    "https://127.0.0.1:$1/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$3?fieldManager=karpenter-rs-test&force=true")"
+  case "${out##*$'\n'}" in
+    2*) return 0 ;;
+    *) log "applying $3: ${out%$'\n'*}"; return 1 ;;
+  esac
+}
+
+established() {
+  curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" \
+    "https://127.0.0.1:$1/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$2" |
+    python3 -c 'import json,sys; c=json.load(sys.stdin)["status"].get("conditions",[]); sys.exit(0 if any(x["type"]=="Established" and x["status"]=="True" for x in c) else 1)'
+}
+
+up() {
+  DIR="${1:-${KARPENTER_RS_CP_DIR:-/tmp/karpenter-rs-control-plane}}"
+  if [ -f "$DIR/pids" ]; then down "$DIR"; fi
+  [ -x "$BIN/kube-apiserver" ] || build >/dev/null
+  rm -rf "$DIR"
+  mkdir -p "$DIR/logs" "$DIR/etcd"
+  : >"$DIR/pids"
+  make_certs "$DIR/pki"
+  local etcd_port peer_port api_port kwok_port
+  etcd_port="$(free_port)"; peer_port="$(free_port)"; api_port="$(free_port)"; kwok_port="$(free_port)"
+  start "$DIR" etcd "$BIN/etcd" --name local --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "local=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
+  wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
+  start "$DIR" kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$DIR/pki/server.crt" --tls-private-key-file "$DIR/pki/server.key" \
+    --client-ca-file "$DIR/pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
+    --max-requests-inflight 2000 --max-mutating-requests-inflight 1000 \
+    --enable-priority-and-fairness=false --endpoint-reconciler-type none
+  write_kubeconfig "$DIR" "$api_port"
+  export KUBECONFIG="$DIR/kubeconfig"
+  wait_for kube-apiserver 240 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
+    --key "$DIR/pki/admin.key" "https://127.0.0.1:$api_port/readyz"
+  start "$DIR" kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig "$DIR/kubeconfig" --leader-elect=false --secure-port 0 \
+    --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" \
+    --kube-api-qps 1000 --kube-api-burst 2000 --concurrent-replicaset-syncs 20 \
+    --concurrent-deployment-syncs 20 --concurrent-gc-syncs 40 \
+    --controllers '*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle'
+  cat >"$DIR/scheduler.yaml" <<SC
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection: {kubeconfig: $DIR/kubeconfig, qps: 1000, burst: 2000}
+leaderElection: {leaderElect: false}
+SC
+  start "$DIR" kube-scheduler "$BIN/kube-scheduler" --config "$DIR/scheduler.yaml" --secure-port 0
+  : >"$DIR/kwok.yaml"
+  start "$DIR" kwok "$BIN/kwok" --kubeconfig "$DIR/kubeconfig" -c "$DIR/kwok.yaml" \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+    --server-address "127.0.0.1:$kwok_port" --node-lease-duration-seconds 40 --cidr 10.64.0.1/16
+  # our CRDs, server-side applied as a user installs them (curl, so no kubectl is needed)
+  local f name
+  for f in "$ROOT"/charts/karpenter/crds/*.yaml; do
+    name="$(basename "$f" .yaml)"; name="${name#*_}.${name%%_*}"
+    wait_for "CRD $name" 20 apply_crd "$api_port" "$f" "$name"
+    wait_for "CRD $name established" 60 established "$api_port" "$name"
+  done
+  echo "KUBECONFIG=$DIR/kubeconfig" >"$DIR/env"
+  log "up: KUBECONFIG=$DIR/kubeconfig (logs in $DIR/logs)"
+  echo "$DIR"
+}
+
+down() {
+  DIR="${1:-${KARPENTER_RS_CP_DIR:-/tmp/karpenter-rs-control-plane}}"
+  if [ -f "$DIR/pids" ]; then
+    # reverse start order: kwok and the controllers before the API server, etcd last
+    tac "$DIR/pids" | while read -r pid name; do
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -9 "$pid" 2>/dev/null || true
+      : "$name"
+    done
+  fi
+  rm -rf "$DIR"
+}
