@@ -9,6 +9,7 @@
 //! the AWS SDK.
 #![deny(missing_docs)]
 
+pub mod ice;
 pub mod launch;
 pub mod rng;
 pub mod sim;

@@ -8,10 +8,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use karpenter_model::InstanceType;
 use karpenter_model::time::{MINUTE, Time};
 use karpenter_model::wellknown::labels;
-use karpenter_model::{InstanceType, Op};
 
+use crate::ice::{IceCache, node_labels};
 use crate::launch::choices;
 use crate::rng::Rng;
 use crate::{
@@ -19,7 +20,7 @@ use crate::{
 };
 
 /// How long an offering stays unavailable after a capacity error (upstream: 3 minutes).
-pub const ICE_TTL: Time = 3 * MINUTE;
+pub use crate::ice::ICE_TTL;
 /// Notice a spot interruption gives before the instance is reclaimed.
 pub const SPOT_NOTICE: Time = 2 * MINUTE;
 
@@ -105,7 +106,7 @@ pub struct SimCloud {
     ended: BTreeMap<String, Time>,
     /// Instances being reclaimed: provider id to termination time.
     reclaim: BTreeMap<String, Time>,
-    ice: BTreeMap<OfferingKey, Time>,
+    ice: IceCache,
     shortages: Vec<Shortage>,
     events: VecDeque<CloudEvent>,
     rng: Rng,
@@ -128,7 +129,7 @@ impl SimCloud {
             instances: BTreeMap::new(),
             ended: BTreeMap::new(),
             reclaim: BTreeMap::new(),
-            ice: BTreeMap::new(),
+            ice: IceCache::default(),
             shortages: Vec::new(),
             events: VecDeque::new(),
             rng,
@@ -285,14 +286,7 @@ fn hours(ms: Time) -> f64 {
 impl CloudProvider for SimCloud {
     fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
         let ice = &self.ice;
-        let not_iced = |t: &InstanceType, o: &karpenter_model::Offering| {
-            !ice.iter().any(|(k, until)| {
-                *until > now
-                    && k.instance_type == t.name
-                    && k.zone == o.zone
-                    && k.capacity_type == o.capacity_type
-            })
-        };
+        let not_iced = |t: &InstanceType, o: &karpenter_model::Offering| !ice.is_iced(t, o, now);
         let options = choices(request, &self.catalog, &not_iced)?;
         let mut failed = Vec::new();
         let mut pick = None;
@@ -311,9 +305,7 @@ impl CloudProvider for SimCloud {
         }
         let Some((t, o)) = pick else {
             self.capacity_errors += 1;
-            for k in &failed {
-                self.ice.insert(k.clone(), now + ICE_TTL);
-            }
+            self.ice.mark(&failed, now);
             self.view.replace(None);
             return Err(CloudError::InsufficientCapacity {
                 claim: request.claim.clone(),
@@ -327,15 +319,7 @@ impl CloudProvider for SimCloud {
         let id = format!("i-{:017x}", self.next_id);
         self.next_id += 1;
         let provider_id = format!("aws:///{}/{id}", o.zone);
-        let mut node_labels: BTreeMap<String, String> = t
-            .requirements
-            .iter()
-            .filter(|r| r.op == Op::In && r.values.len() == 1)
-            .map(|r| (r.key.clone(), r.values[0].clone()))
-            .collect();
-        node_labels.insert(labels::INSTANCE_TYPE.into(), t.name.clone());
-        node_labels.insert(labels::ZONE.into(), o.zone.clone());
-        node_labels.insert(labels::CAPACITY_TYPE.into(), o.capacity_type.clone());
+        let node_labels = node_labels(&t, &o);
         let instance = Instance {
             provider_id: provider_id.clone(),
             claim: request.claim.clone(),
@@ -385,26 +369,7 @@ impl CloudProvider for SimCloud {
         {
             return view.clone();
         }
-        let mut types = self.catalog.clone();
-        for t in &mut types {
-            for o in &mut t.offerings {
-                let key = OfferingKey {
-                    capacity_type: o.capacity_type.clone(),
-                    instance_type: t.name.clone(),
-                    zone: o.zone.clone(),
-                };
-                if self.ice.get(&key).is_some_and(|until| *until > now) {
-                    o.available = false;
-                }
-            }
-        }
-        let valid_until = self
-            .ice
-            .values()
-            .filter(|u| **u > now)
-            .min()
-            .copied()
-            .unwrap_or(Time::MAX);
+        let (types, valid_until) = self.ice.view(&self.catalog, now);
         let view = Arc::new(types);
         self.view.replace(Some((valid_until, view.clone())));
         view
@@ -427,6 +392,6 @@ impl SimCloud {
 
     /// Forget ICE entries that expired (keeps the cache small on long runs).
     pub fn expire_ice(&mut self, now: Time) {
-        self.ice.retain(|_, until| *until > now);
+        self.ice.expire(now);
     }
 }

@@ -175,7 +175,7 @@ impl Disruption {
             if !cmd.replacements.is_empty() {
                 let mut names = Vec::new();
                 for r in &cmd.replacements {
-                    let name = namer.name(&r.node_pool);
+                    let name = namer.unused(&r.node_pool, |n| state.claims().contains_key(n));
                     recorder.count(
                         "karpenter_nodeclaims_created_total",
                         &[

@@ -95,6 +95,21 @@ impl Karpenter {
         }
     }
 
+    /// Use a new setup (NodePools or DaemonSets changed): the caches built from the old one
+    /// (usable types, the prepared solve, the settled mark) are dropped.
+    pub fn set_setup(&mut self, setup: Setup) {
+        self.setup = setup;
+        self.usable = None;
+        self.filtered = None;
+        self.settled = None;
+        self.prepared = None;
+    }
+
+    /// Start NodeClaim names at `n` (a controller seeds it from the clock at start).
+    pub fn seed_names(&mut self, n: u64) {
+        self.namer = Namer::starting_at(n);
+    }
+
     /// One pass of every loop at `now`. Returns when the next pass is needed (at least
     /// `now + 1s` when something is in progress), or `None` when idle until the cluster
     /// changes.

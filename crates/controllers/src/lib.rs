@@ -13,13 +13,16 @@ pub mod interruption;
 pub mod karpenter;
 pub mod lifecycle;
 pub mod provisioner;
+pub mod setup;
 pub mod state;
 pub mod termination;
+pub mod writes;
 
 pub use events::{Event, Recorder};
 pub use input::Setup;
 pub use karpenter::{Karpenter, Settings};
 pub use state::{ClaimState, ClusterState, IntOrPercent, Launched, NodeState, Pdb, PodState};
+pub use writes::Write;
 
 use karpenter_model::time::Time;
 

@@ -20,6 +20,22 @@ pub struct Namer {
 }
 
 impl Namer {
+    /// A namer whose sequence starts at `n` (a controller seeds it from the clock, so a
+    /// restarted controller does not repeat the names it gave before).
+    pub fn starting_at(n: u64) -> Self {
+        Namer { next: n }
+    }
+
+    /// The next name for a claim of `pool` that `taken` does not refuse.
+    pub fn unused(&mut self, pool: &str, taken: impl Fn(&str) -> bool) -> String {
+        loop {
+            let name = self.name(pool);
+            if !taken(&name) {
+                return name;
+            }
+        }
+    }
+
     /// The next name for a claim of `pool`.
     pub fn name(&mut self, pool: &str) -> String {
         const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -63,7 +79,7 @@ pub fn provision(
     let plan = prepared.solve(&input);
     *cache = Some(prepared);
     for c in &plan.claims {
-        let name = namer.name(&c.node_pool);
+        let name = namer.unused(&c.node_pool, |n| state.claims().contains_key(n));
         recorder.count(
             "karpenter_nodeclaims_created_total",
             &[

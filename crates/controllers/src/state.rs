@@ -11,6 +11,8 @@ use karpenter_model::time::Time;
 use karpenter_model::{Requirements, Resources, Taint};
 use karpenter_scheduling::PendingPod;
 
+use crate::writes::Write;
+
 /// A pod.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodState {
@@ -138,6 +140,7 @@ pub struct ClusterState {
     evicted: Vec<PodState>,
     audit: Vec<String>,
     evictions: u64,
+    journal: Option<Vec<crate::writes::Write>>,
     /// PodDisruptionBudgets.
     pub pdbs: Vec<Pdb>,
     generation: u64,
@@ -147,6 +150,12 @@ impl ClusterState {
     /// Moves on every change.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Set the generation: a state rebuilt from watch caches takes the caches' version, so
+    /// equal generations mean an unchanged cluster across rebuilds.
+    pub fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
     }
 
     /// Pods by id.
@@ -270,15 +279,46 @@ impl ClusterState {
     /// Change a node in place.
     pub fn update_node(&mut self, name: &str, f: impl FnOnce(&mut NodeState)) {
         if let Some(n) = self.nodes.get_mut(name) {
+            let before = self.journal.is_some().then(|| n.clone());
             f(n);
+            if let (Some(journal), Some(before)) = (self.journal.as_mut(), before)
+                && before != *n
+            {
+                journal.push(Write::UpdateNode {
+                    before: Box::new(before),
+                    after: Box::new(n.clone()),
+                });
+            }
             self.generation += 1;
+        }
+    }
+
+    /// Start recording every change controllers make as a [`Write`] (the kube adapter's
+    /// cluster port); the simulator never does.
+    pub fn record_writes(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The writes recorded since the last call.
+    pub fn take_writes(&mut self) -> Vec<Write> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, write: Write) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(write);
         }
     }
 
     /// Remove a node; pods still bound to it are deleted with it (as the pod GC does) and
     /// reported as evicted, so their owners replace them.
     pub fn remove_node(&mut self, name: &str, now: Time) {
-        self.nodes.remove(name);
+        if let Some(n) = self.nodes.remove(name) {
+            self.record(Write::RemoveNode(Box::new(n)));
+        }
         let ids: Vec<String> = self
             .by_node
             .get(name)
@@ -318,6 +358,9 @@ impl ClusterState {
             }
             self.evictions += 1;
         }
+        self.record(Write::Evict {
+            pod: id.to_string(),
+        });
         if let Some(p) = self.remove_pod(id, now) {
             self.evicted.push(p);
         }
@@ -327,6 +370,9 @@ impl ClusterState {
     /// and no audit entry, since upstream deletes such pods by design. It is reported through
     /// [`ClusterState::take_evicted`] so its owner can replace it.
     pub fn force_delete(&mut self, id: &str, now: Time) {
+        self.record(Write::DeletePod {
+            pod: id.to_string(),
+        });
         if let Some(p) = self.remove_pod(id, now) {
             self.evicted.push(p);
         }
@@ -352,6 +398,7 @@ impl ClusterState {
         if let Some(n) = &claim.node {
             self.claim_by_node.insert(n.clone(), claim.name.clone());
         }
+        self.record(Write::CreateClaim(Box::new(claim.clone())));
         self.claims.insert(claim.name.clone(), claim);
         self.generation += 1;
     }
@@ -359,9 +406,18 @@ impl ClusterState {
     /// Change a NodeClaim in place.
     pub fn update_claim(&mut self, name: &str, f: impl FnOnce(&mut ClaimState)) {
         if let Some(c) = self.claims.get_mut(name) {
+            let before = self.journal.is_some().then(|| c.clone());
             f(c);
             if let Some(n) = &c.node {
                 self.claim_by_node.insert(n.clone(), c.name.clone());
+            }
+            if let (Some(journal), Some(before)) = (self.journal.as_mut(), before)
+                && before != *c
+            {
+                journal.push(Write::UpdateClaim {
+                    before: Box::new(before),
+                    after: Box::new(c.clone()),
+                });
             }
             self.generation += 1;
         }
@@ -372,6 +428,9 @@ impl ClusterState {
         let c = self.claims.remove(name);
         if let Some(n) = c.as_ref().and_then(|c| c.node.as_ref()) {
             self.claim_by_node.remove(n);
+        }
+        if let Some(c) = &c {
+            self.record(Write::RemoveClaim(Box::new(c.clone())));
         }
         self.generation += 1;
         c

@@ -2,6 +2,7 @@
 
 mod catalog_cmd;
 mod cli;
+mod controller_cmd;
 mod disruption_cmd;
 mod nodeclass;
 mod plan_cmd;

@@ -50,7 +50,7 @@ enum Output {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Preference {
+pub(crate) enum Preference {
     #[value(name = "Respect")]
     Respect,
     #[value(name = "Ignore")]
@@ -58,7 +58,7 @@ enum Preference {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum MinValues {
+pub(crate) enum MinValues {
     #[value(name = "Strict")]
     Strict,
     #[value(name = "BestEffort")]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
-use karpenter_api::manifest::{self, Object};
+use karpenter_api::manifest;
 use karpenter_api::{snapshot, validate};
 use karpenter_catalog::aws::AwsSettings;
 use karpenter_controllers::{Pdb, Setup};
@@ -79,48 +79,20 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
             invalid(s, "manifests".into(), lines.join("; "))
         })?;
-    let input = snapshot::scheduling_input(&cluster, catalog.clone(), Options::default()).map_err(
-        |errors| {
-            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            invalid(s, "manifests".into(), lines.join("; "))
-        },
-    )?;
-    let mut node_pools = Vec::new();
-    let mut disruption = Vec::new();
-    let mut startup_taints = BTreeMap::new();
-    let mut pdbs = Vec::new();
-    for m in &manifests {
-        match &m.object {
-            Object::NodePool(np) => {
-                let name = np.metadata.name.clone().unwrap_or_default();
-                let taints = np
-                    .spec
-                    .template
-                    .spec
-                    .startup_taints
-                    .iter()
-                    .flatten()
-                    .map(karpenter_api::convert::taint)
-                    .collect();
-                startup_taints.insert(name, taints);
-                disruption.push(snapshot::pool_policy(np).map_err(|e| {
-                    invalid(s, format!("NodePool {}: {}", e.name, e.path), e.message)
-                })?);
-                node_pools.push((**np).clone());
-            }
-            Object::PodDisruptionBudget(b) => {
-                pdbs.push(snapshot::pdb(b).map_err(|e| {
-                    invalid(
-                        s,
-                        format!("PodDisruptionBudget {}: {}", e.name, e.path),
-                        e.message,
-                    )
-                })?);
-            }
-            _ => {}
-        }
-    }
-    if input.pools.is_empty() && s.cluster_autoscaler.is_none() {
+    let (mut setup, pdbs) = karpenter_controllers::setup::setup(
+        &cluster,
+        catalog.clone(),
+        Options::default(),
+        spot_to_spot(s)?,
+    )
+    .map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        invalid(s, "manifests".into(), lines.join("; "))
+    })?;
+    setup.options = Options::default();
+    let node_pools: Vec<karpenter_api::NodePool> =
+        cluster.nodepools.iter().map(|np| (**np).clone()).collect();
+    if setup.pools.is_empty() && s.cluster_autoscaler.is_none() {
         return Err(invalid(
             s,
             "manifests".into(),
@@ -192,14 +164,7 @@ pub fn build(s: &Scenario) -> Result<Built, ScenarioError> {
     }
     Ok(Built {
         catalog,
-        setup: Setup {
-            pools: input.pools,
-            daemonsets: input.daemonsets,
-            startup_taints,
-            options: Options::default(),
-            disruption,
-            spot_to_spot: spot_to_spot(s)?,
-        },
+        setup,
         node_pools,
         pdbs,
         templates,

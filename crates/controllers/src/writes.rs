@@ -1,0 +1,44 @@
+//! The cluster port: every change a controller makes, as a write. In the simulator the
+//! cluster state is the truth and applies each change at once; against a real API server
+//! the kube adapter turns on [`ClusterState::record_writes`], lets the loops change its
+//! cached copy (so a pass sees its own changes), then sends the journal's writes to the API
+//! server, and the cache catches up from the watches: a write that failed or lost a
+//! conflict is simply not there on the next pass, which decides again from what it sees.
+
+use crate::state::{ClaimState, NodeState};
+
+/// One change a controller asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Create a NodeClaim.
+    CreateClaim(Box<ClaimState>),
+    /// Change a NodeClaim's status, labels or deletion (the adapter patches what differs).
+    UpdateClaim {
+        /// As it was read.
+        before: Box<ClaimState>,
+        /// As the controller left it.
+        after: Box<ClaimState>,
+    },
+    /// The NodeClaim is finished with: delete it if it is not being deleted, and release
+    /// its finalizer.
+    RemoveClaim(Box<ClaimState>),
+    /// Change a Node's labels or taints.
+    UpdateNode {
+        /// As it was read.
+        before: Box<NodeState>,
+        /// As the controller left it.
+        after: Box<NodeState>,
+    },
+    /// The Node's instance is gone: delete the Node and release its finalizer.
+    RemoveNode(Box<NodeState>),
+    /// Evict a pod through the Eviction API (a PodDisruptionBudget may refuse).
+    Evict {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// Delete a pod outright (a drain's deadline passed).
+    DeletePod {
+        /// `namespace/name`.
+        pod: String,
+    },
+}

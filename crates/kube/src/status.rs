@@ -1,0 +1,201 @@
+//! NodePool status and hash, as upstream's nodepool controllers keep them: the
+//! `karpenter.sh/nodepool-hash` annotation (v3), `status.resources` (summed capacity of its
+//! NodeClaims, with `nodes`), `status.nodes`, and the conditions ValidationSucceeded,
+//! NodeClassReady and Ready. A NodePool whose NodeClass is missing is not ready and launches
+//! nothing. Writes happen only when something changed.
+
+use std::collections::BTreeMap;
+
+use karpenter_api::common::Condition;
+use karpenter_api::validate::Validate;
+use karpenter_api::{NodePool, hash};
+use karpenter_controllers::ClusterState;
+use karpenter_model::Quantity;
+use karpenter_model::time::Time;
+use karpenter_model::wellknown::{annotations, conditions};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use crate::cache::Cache;
+use crate::log;
+use crate::translate::{Objects, k8s_time};
+
+/// Why a NodePool's NodeClass is not ready, or `None` when it is.
+pub fn node_class_problem(np: &NodePool, objects: &Objects) -> Option<String> {
+    let r = &np.spec.template.spec.node_class_ref;
+    if r.group != "karpenter.k8s.aws" || r.kind != "EC2NodeClass" {
+        return Some(format!(
+            "nodeClassRef {}/{} is not supported (EC2NodeClass of karpenter.k8s.aws)",
+            r.group, r.kind
+        ));
+    }
+    let found = objects
+        .nodeclasses
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some(r.name.as_str()));
+    match found {
+        None => Some(format!("EC2NodeClass {} not found", r.name)),
+        Some(c) if c.metadata.deletion_timestamp.is_some() => {
+            Some(format!("EC2NodeClass {} is being deleted", r.name))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Is the NodePool usable for launches now (valid, its NodeClass ready, not deleting)?
+pub fn usable(np: &NodePool, objects: &Objects) -> bool {
+    np.metadata.deletion_timestamp.is_none()
+        && np.validate().is_empty()
+        && node_class_problem(np, objects).is_none()
+}
+
+fn condition(
+    old: &[Condition],
+    type_: &str,
+    ok: Result<(), (&str, String)>,
+    generation: Option<i64>,
+    now: Time,
+) -> Condition {
+    let (status, reason, message) = match ok {
+        Ok(()) => ("True", type_.to_string(), String::new()),
+        Err((reason, message)) => ("False", reason.to_string(), message),
+    };
+    let since = old
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| k8s_time(now));
+    Condition {
+        type_: type_.into(),
+        status: status.into(),
+        observed_generation: generation,
+        last_transition_time: Some(since),
+        reason,
+        message,
+    }
+}
+
+/// Bring every NodePool's hash annotation and status up to date.
+pub async fn reconcile(
+    client: &Client,
+    cache: &Cache,
+    objects: &Objects,
+    state: &ClusterState,
+    now: Time,
+) {
+    let api: Api<NodePool> = Api::all(client.clone());
+    for np in &objects.nodepools {
+        let name = np.metadata.name.clone().unwrap_or_default();
+        let object = format!("NodePool/{name}");
+        let want = hash::nodepool_hash(np);
+        let have = np
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(annotations::NODEPOOL_HASH));
+        if have != Some(&want) {
+            let patch = json!({"metadata": {"annotations": {
+                annotations::NODEPOOL_HASH: want,
+                annotations::NODEPOOL_HASH_VERSION: annotations::NODEPOOL_HASH_VERSION_VALUE,
+            }}});
+            match api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(o) => cache.lock().nodepools.put(o),
+                Err(e) => log::warn(&object, &format!("hash annotation: {e}")),
+            }
+        }
+        let mut resources: BTreeMap<String, Quantity> = BTreeMap::new();
+        let mut nodes = 0i64;
+        for c in state.claims().values().filter(|c| c.node_pool == name) {
+            nodes += 1;
+            for (k, q) in c.launched.iter().flat_map(|l| &l.capacity) {
+                let e = resources.entry(k.clone()).or_default();
+                *e = e.saturating_add(*q);
+            }
+        }
+        resources.insert("nodes".into(), Quantity::from_units(i128::from(nodes)));
+        let status = np.status.clone().unwrap_or_default();
+        let old = status.conditions.clone().unwrap_or_default();
+        let generation = np.metadata.generation;
+        let errors = np.validate();
+        let validation = if errors.is_empty() {
+            Ok(())
+        } else {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            Err(("ValidationFailed", lines.join("; ")))
+        };
+        let class = match node_class_problem(np, objects) {
+            None => Ok(()),
+            Some(m) => Err(("NodeClassNotReady", m)),
+        };
+        let ready = match (&validation, &class) {
+            (Ok(()), Ok(())) => Ok(()),
+            _ => Err((
+                "UnhealthyDependents",
+                "ValidationSucceeded or NodeClassReady is not True".to_string(),
+            )),
+        };
+        let new_conditions = vec![
+            condition(
+                &old,
+                conditions::VALIDATION_SUCCEEDED,
+                validation,
+                generation,
+                now,
+            ),
+            condition(&old, conditions::NODE_CLASS_READY, class, generation, now),
+            condition(&old, conditions::READY, ready, generation, now),
+        ];
+        let quantities: BTreeMap<String, String> = resources
+            .iter()
+            .map(|(k, q)| (k.clone(), karpenter_model::quantity::format_resource(k, *q)))
+            .collect();
+        let same_conditions = new_conditions.iter().all(|c| {
+            old.iter().any(|o| {
+                o.type_ == c.type_
+                    && o.status == c.status
+                    && o.reason == c.reason
+                    && o.message == c.message
+                    && o.observed_generation == c.observed_generation
+            })
+        });
+        let old_resources: BTreeMap<String, String> = status
+            .resources
+            .iter()
+            .flatten()
+            .map(|(k, q)| (k.clone(), q.0.clone()))
+            .collect();
+        let same_resources = old_resources.len() == quantities.len()
+            && quantities.iter().all(|(k, v)| {
+                old_resources
+                    .get(k)
+                    .and_then(|o| Quantity::parse(o).ok())
+                    .zip(Quantity::parse(v).ok())
+                    .is_some_and(|(a, b)| a == b)
+            });
+        if same_conditions && same_resources && status.nodes == Some(nodes) {
+            continue;
+        }
+        let mut kept: Vec<Condition> = old
+            .iter()
+            .filter(|o| !new_conditions.iter().any(|c| c.type_ == o.type_))
+            .cloned()
+            .collect();
+        kept.extend(new_conditions);
+        let patch = json!({"status": {
+            "resources": quantities,
+            "nodes": nodes,
+            "conditions": kept,
+        }});
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(o) => cache.lock().nodepools.put(o),
+            Err(e) => log::warn(&object, &format!("status: {e}")),
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! From the watch caches to what the controllers read: the snapshot `Cluster` the planner
+//! uses (so `plan` and the controller cannot drift apart), and the `ClusterState` of pods,
+//! Nodes and NodeClaims the simulator also keeps. Objects the translation cannot read are
+//! logged with the field and left out; they never stop the loop.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::VolumeAttachment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time as K8sTime;
+use karpenter_api::snapshot::{self, Cluster};
+use karpenter_api::{EC2NodeClass, NodeClaim, NodePool, ResourceList};
+use karpenter_controllers::{ClaimState, ClusterState, Launched, NodeState, PodState};
+use karpenter_model::time::Time;
+use karpenter_model::wellknown::{annotations, conditions, labels};
+use karpenter_model::{InstanceType, Op, Quantity, Requirement, Requirements, Resources, Taint};
+use karpenter_scheduling::PendingPod;
+
+use crate::cache::Stores;
+use crate::log;
+
+/// The objects of one pass, taken from the caches under the lock and read without it.
+#[derive(Debug, Default, Clone)]
+pub struct Objects {
+    /// Pods.
+    pub pods: Vec<Arc<Pod>>,
+    /// Nodes.
+    pub nodes: Vec<Arc<Node>>,
+    /// NodeClaims.
+    pub nodeclaims: Vec<Arc<NodeClaim>>,
+    /// NodePools.
+    pub nodepools: Vec<Arc<NodePool>>,
+    /// EC2NodeClasses.
+    pub nodeclasses: Vec<Arc<EC2NodeClass>>,
+    /// DaemonSets.
+    pub daemonsets: Vec<Arc<DaemonSet>>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<Arc<PodDisruptionBudget>>,
+    /// VolumeAttachments.
+    pub attachments: Vec<Arc<VolumeAttachment>>,
+    /// The caches' version.
+    pub version: u64,
+}
+
+impl Objects {
+    /// Take the current objects.
+    pub fn take(stores: &Stores) -> Objects {
+        fn all<K: kube::Resource>(s: &crate::cache::Store<K>) -> Vec<Arc<K>> {
+            s.items().values().cloned().collect()
+        }
+        Objects {
+            pods: all(&stores.pods),
+            nodes: all(&stores.nodes),
+            nodeclaims: all(&stores.nodeclaims),
+            nodepools: all(&stores.nodepools),
+            nodeclasses: all(&stores.nodeclasses),
+            daemonsets: all(&stores.daemonsets),
+            pdbs: all(&stores.pdbs),
+            attachments: all(&stores.attachments),
+            version: stores.version,
+        }
+    }
+
+    /// The planner's view of these objects.
+    pub fn cluster(&self) -> Cluster<'_> {
+        let mut c = Cluster {
+            nodepools: self.nodepools.iter().map(AsRef::as_ref).collect(),
+            nodeclaims: self.nodeclaims.iter().map(AsRef::as_ref).collect(),
+            nodes: self.nodes.iter().map(AsRef::as_ref).collect(),
+            pods: self.pods.iter().map(AsRef::as_ref).collect(),
+            daemonsets: self.daemonsets.iter().map(AsRef::as_ref).collect(),
+            pdbs: self.pdbs.iter().map(AsRef::as_ref).collect(),
+            nodeclasses: self.nodeclasses.iter().map(AsRef::as_ref).collect(),
+            ..Cluster::default()
+        };
+        for p in &self.pods {
+            let ns = p
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            c.namespaces.entry(ns).or_default();
+        }
+        c
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn ms(t: &K8sTime) -> Time {
+    t.0.as_millisecond()
+}
+
+/// A Kubernetes time from milliseconds since the epoch.
+pub fn k8s_time(t: Time) -> K8sTime {
+    K8sTime(jiff::Timestamp::from_millisecond(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+}
+
+/// Parse a resource list, logging and skipping values that are not quantities.
+pub fn resources(object: &str, list: Option<&ResourceList>) -> Resources {
+    let mut out = Resources::new();
+    for (k, q) in list.into_iter().flatten() {
+        match Quantity::parse(&q.0) {
+            Ok(v) => {
+                out.insert(k.clone(), v);
+            }
+            Err(e) => log::warn(object, &format!("resource {k}: {e}")),
+        }
+    }
+    out
+}
+
+/// Translates objects to cluster state, keeping each pod's engine form between passes
+/// while its resource version is unchanged (the translation dominates a pass otherwise).
+#[derive(Debug, Default)]
+pub struct Translator {
+    pods: BTreeMap<String, (String, Arc<PendingPod>)>,
+}
+
+impl Translator {
+    /// The cluster state of `objects`. `catalog` prices launched NodeClaims.
+    pub fn state(
+        &mut self,
+        objects: &Objects,
+        cluster: &Cluster<'_>,
+        catalog: &[InstanceType],
+        pdbs: Vec<karpenter_controllers::Pdb>,
+    ) -> ClusterState {
+        let mut state = ClusterState::default();
+        state.pdbs = pdbs;
+        let mut volumes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for a in &objects.attachments {
+            if a.status.as_ref().is_some_and(|s| s.attached) {
+                volumes
+                    .entry(a.spec.node_name.clone())
+                    .or_default()
+                    .push(a.metadata.name.clone().unwrap_or_default());
+            }
+        }
+        for n in &objects.nodes {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            let attached = volumes.remove(&name).unwrap_or_default();
+            state.put_node(node_state(n, attached));
+        }
+        for c in &objects.nodeclaims {
+            if let Some(claim) = claim_state(c, catalog) {
+                state.put_claim(claim);
+            }
+        }
+        let mut seen = BTreeMap::new();
+        for p in &objects.pods {
+            if terminal(p) {
+                continue;
+            }
+            let Some(pod) = self.pod_state(cluster, p) else {
+                continue;
+            };
+            seen.insert(pod.id.clone(), ());
+            state.put_pod(pod);
+        }
+        self.pods.retain(|k, _| seen.contains_key(k));
+        state.set_generation(objects.version);
+        state
+    }
+
+    fn pod_state(&mut self, cluster: &Cluster<'_>, p: &Pod) -> Option<PodState> {
+        let id = snapshot::pod_id(p);
+        let rv = p.metadata.resource_version.clone().unwrap_or_default();
+        let spec = match self.pods.get(&id) {
+            Some((v, spec)) if *v == rv => Arc::clone(spec),
+            _ => match snapshot::pending_pod(cluster, p) {
+                Ok(spec) => {
+                    let spec = Arc::new(spec);
+                    self.pods.insert(id.clone(), (rv, Arc::clone(&spec)));
+                    spec
+                }
+                Err(e) => {
+                    log::warn(&format!("Pod/{id}"), &e.to_string());
+                    return None;
+                }
+            },
+        };
+        let status = p.status.as_ref();
+        let scheduled = status
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+        let unschedulable = scheduled
+            .is_some_and(|c| c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+            && spec.ignored.is_none();
+        let node = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty());
+        let annotations_map = p.metadata.annotations.clone().unwrap_or_default();
+        let pod_spec = p.spec.as_ref();
+        let class = pod_spec
+            .and_then(|s| s.priority_class_name.as_deref())
+            .unwrap_or("");
+        let owner = p
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| {
+                let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+                format!("{}/{ns}/{}", o.kind, o.name)
+            });
+        Some(PodState {
+            id,
+            spec,
+            owner,
+            created: p.metadata.creation_timestamp.as_ref().map_or(0, ms),
+            bound_at: node.as_ref().map(|_| {
+                scheduled
+                    .and_then(|c| c.last_transition_time.as_ref())
+                    .map_or(0, ms)
+            }),
+            node,
+            unschedulable,
+            priority: pod_spec.and_then(|s| s.priority).unwrap_or(0),
+            deletion_cost: annotations_map
+                .get(annotations::POD_DELETION_COST)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            do_not_disrupt: annotations_map
+                .get(annotations::DO_NOT_DISRUPT)
+                .is_some_and(|v| v == "true"),
+            critical: class == "system-cluster-critical" || class == "system-node-critical",
+        })
+    }
+}
+
+fn terminal(pod: &Pod) -> bool {
+    matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// A Node as the controllers see it.
+pub fn node_state(n: &Node, attached_volumes: Vec<String>) -> NodeState {
+    let name = n.metadata.name.clone().unwrap_or_default();
+    let object = format!("Node/{name}");
+    let spec = n.spec.as_ref();
+    let status = n.status.as_ref();
+    NodeState {
+        provider_id: spec.and_then(|s| s.provider_id.clone()).unwrap_or_default(),
+        labels: n.metadata.labels.clone().unwrap_or_default(),
+        taints: spec
+            .and_then(|s| s.taints.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(karpenter_api::convert::node_taint)
+            .collect(),
+        allocatable: resources(&object, status.and_then(|s| s.allocatable.as_ref())),
+        ready: status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+        created: n.metadata.creation_timestamp.as_ref().map_or(0, ms),
+        deleting: n.metadata.deletion_timestamp.is_some(),
+        attached_volumes,
+        name,
+    }
+}
+
+/// A NodeClaim as the controllers see it; `None` (logged) when it names no NodePool.
+pub fn claim_state(c: &NodeClaim, catalog: &[InstanceType]) -> Option<ClaimState> {
+    let name = c.metadata.name.clone().unwrap_or_default();
+    let object = format!("NodeClaim/{name}");
+    let claim_labels = c.metadata.labels.clone().unwrap_or_default();
+    let Some(pool) = claim_labels.get(labels::NODEPOOL).cloned() else {
+        log::debug(&object, "no karpenter.sh/nodepool label: not Karpenter's");
+        return None;
+    };
+    let mut requirements = Requirements::new();
+    let mut instance_types = Vec::new();
+    for r in &c.spec.requirements {
+        let op = Op::from(r.operator);
+        requirements.add(&Requirement::new(&r.key, op, r.values.clone()));
+        if let Some(n) = r.min_values {
+            requirements.add_min_values(&r.key, u32::try_from(n).unwrap_or(0));
+        }
+        if r.key == labels::INSTANCE_TYPE && op == Op::In {
+            instance_types.clone_from(&r.values);
+        }
+    }
+    let taints: Vec<Taint> = c
+        .spec
+        .taints
+        .iter()
+        .flatten()
+        .map(karpenter_api::convert::taint)
+        .collect();
+    let startup_taints: Vec<Taint> = c
+        .spec
+        .startup_taints
+        .iter()
+        .flatten()
+        .map(karpenter_api::convert::taint)
+        .collect();
+    let status = c.status.clone().unwrap_or_default();
+    let created = c.metadata.creation_timestamp.as_ref().map_or(0, ms);
+    let true_since = |type_: &str| {
+        c.condition(type_)
+            .filter(|x| x.is_true())
+            .map(|x| x.last_transition_time.as_ref().map_or(created, ms))
+    };
+    let launched = status
+        .provider_id
+        .clone()
+        .filter(|p| !p.is_empty())
+        .map(|provider_id| {
+            let get = |k: &str| claim_labels.get(k).cloned().unwrap_or_default();
+            let (instance_type, zone, capacity_type) = (
+                get(labels::INSTANCE_TYPE),
+                get(labels::ZONE),
+                get(labels::CAPACITY_TYPE),
+            );
+            let price = catalog
+                .iter()
+                .find(|t| t.name == instance_type)
+                .and_then(|t| {
+                    t.offerings
+                        .iter()
+                        .find(|o| o.zone == zone && o.capacity_type == capacity_type)
+                })
+                .map_or(0.0, |o| o.price);
+            Launched {
+                provider_id,
+                instance_type,
+                zone,
+                capacity_type,
+                price,
+                image_id: status.image_id.clone().unwrap_or_default(),
+                allocatable: resources(&object, status.allocatable.as_ref()),
+                capacity: resources(&object, status.capacity.as_ref()),
+                labels: claim_labels.clone(),
+                at: true_since(conditions::LAUNCHED).unwrap_or(created),
+            }
+        });
+    let initialized_at = true_since(conditions::INITIALIZED);
+    let tgp = c
+        .spec
+        .termination_grace_period
+        .as_deref()
+        .and_then(|d| karpenter_model::Duration::parse(d).ok())
+        .map(|d| d.as_nanos() / 1_000_000);
+    let disruption = c
+        .condition(conditions::DISRUPTION_REASON)
+        .filter(|x| x.is_true())
+        .map(|x| x.reason.clone());
+    Some(ClaimState {
+        node_pool: pool,
+        requirements,
+        instance_types,
+        labels: claim_labels,
+        taints,
+        startup_taints,
+        created,
+        registered_at: true_since(conditions::REGISTERED),
+        node: status.node_name.clone().filter(|n| !n.is_empty()),
+        deleting_since: c.metadata.deletion_timestamp.as_ref().map(ms),
+        disruption,
+        last_pod_event: status
+            .last_pod_event_time
+            .as_ref()
+            .map(ms)
+            .or(initialized_at)
+            .unwrap_or(created),
+        termination_grace_period: tgp,
+        initialized_at,
+        launched,
+        name,
+    })
+}

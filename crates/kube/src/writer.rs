@@ -1,0 +1,601 @@
+//! The cluster port against a real API server: each [`Write`] the controllers recorded
+//! becomes requests under one field manager. NodeClaims are created with their NodePool as
+//! owner and upstream's finalizer; status goes through the status subresource; finalizers
+//! are released with the object's resourceVersion as a precondition (a conflict is retried
+//! on fresh data); pods leave through the Eviction API with a UID precondition, where a 429
+//! means a PodDisruptionBudget said no. Every failure is logged with its object and left to
+//! the next pass, which decides again from what the watches show.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use karpenter_api::common::{Condition, NodeSelectorRequirementWithMinValues, Operator};
+use karpenter_api::nodeclaim::{NodeClaimSpec, ResourceRequirements};
+use karpenter_api::{NodeClaim, NodePool};
+use karpenter_controllers::{ClaimState, NodeState, Write};
+use karpenter_model::algebra::ValueSet;
+use karpenter_model::time::Time;
+use karpenter_model::wellknown::{annotations, conditions, finalizers, labels};
+use karpenter_model::{Requirements, Resources, Taint};
+use kube::api::Preconditions;
+use kube::api::{DeleteParams, EvictParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource};
+use serde_json::{Value, json};
+
+use crate::cache::Cache;
+use crate::log;
+use crate::translate::{Objects, k8s_time};
+
+/// The one field manager of every write.
+pub const FIELD_MANAGER: &str = "karpenter";
+
+/// Instance types a NodeClaim's requirement lists at most (upstream's `MaxInstanceTypes`).
+const MAX_INSTANCE_TYPES: usize = 60;
+
+/// Sends writes.
+#[derive(Clone)]
+pub struct Writer {
+    client: Client,
+    cache: Cache,
+}
+
+/// What one batch of writes did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Requests that succeeded.
+    pub done: u64,
+    /// Requests that failed (logged).
+    pub failed: u64,
+    /// Evictions a PodDisruptionBudget refused.
+    pub refused: u64,
+}
+
+impl Writer {
+    /// A writer on `client` that puts what the API server returns into `cache` at once
+    /// (write-through), so the next pass does not act on a read older than its own writes.
+    pub fn new(client: Client, cache: Cache) -> Self {
+        Writer { client, cache }
+    }
+
+    /// Send `writes` in order. `objects` is what the pass read (owners, UIDs, finalizers).
+    pub async fn apply(&self, writes: Vec<Write>, objects: &Objects, now: Time) -> Outcome {
+        let mut out = Outcome::default();
+        for w in writes {
+            let (object, result) = self.one(&w, objects, now, &mut out).await;
+            match result {
+                Ok(()) => out.done += 1,
+                Err(e) => {
+                    out.failed += 1;
+                    log::warn(&object, &e);
+                }
+            }
+        }
+        out
+    }
+
+    async fn one(
+        &self,
+        w: &Write,
+        objects: &Objects,
+        now: Time,
+        out: &mut Outcome,
+    ) -> (String, Result<(), String>) {
+        match w {
+            Write::CreateClaim(c) => (
+                format!("NodeClaim/{}", c.name),
+                self.create_claim(c, objects).await,
+            ),
+            Write::UpdateClaim { before, after } => (
+                format!("NodeClaim/{}", after.name),
+                self.update_claim(before, after, objects, now).await,
+            ),
+            Write::RemoveClaim(c) => (
+                format!("NodeClaim/{}", c.name),
+                self.remove::<NodeClaim>(Api::all(self.client.clone()), &c.name)
+                    .await,
+            ),
+            Write::UpdateNode { before, after } => (
+                format!("Node/{}", after.name),
+                self.update_node(before, after, objects).await,
+            ),
+            Write::RemoveNode(n) => (
+                format!("Node/{}", n.name),
+                self.remove::<Node>(Api::all(self.client.clone()), &n.name)
+                    .await,
+            ),
+            Write::Evict { pod } => {
+                let r = self.evict(pod, objects).await;
+                if matches!(&r, Err(e) if e.contains("429")) {
+                    out.refused += 1;
+                    log::debug(
+                        &format!("Pod/{pod}"),
+                        "eviction refused by a PodDisruptionBudget",
+                    );
+                    return (format!("Pod/{pod}"), Ok(()));
+                }
+                (format!("Pod/{pod}"), r)
+            }
+            Write::DeletePod { pod } => {
+                let (ns, name) = split(pod);
+                let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+                let r = api
+                    .delete(name, &DeleteParams::default())
+                    .await
+                    .map(|_| ())
+                    .or_else(not_found_ok);
+                (format!("Pod/{pod}"), r)
+            }
+        }
+    }
+
+    async fn create_claim(&self, c: &ClaimState, objects: &Objects) -> Result<(), String> {
+        let Some(pool) = objects
+            .nodepools
+            .iter()
+            .find(|p| p.metadata.name.as_deref() == Some(c.node_pool.as_str()))
+        else {
+            return Err(format!("NodePool {} is gone", c.node_pool));
+        };
+        let claim = new_claim(c, pool);
+        let api: Api<NodeClaim> = Api::all(self.client.clone());
+        let pp = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        let created = api.create(&pp, &claim).await.map_err(text)?;
+        self.cache.lock().nodeclaims.put(created);
+        Ok(())
+    }
+
+    async fn update_claim(
+        &self,
+        before: &ClaimState,
+        after: &ClaimState,
+        objects: &Objects,
+        now: Time,
+    ) -> Result<(), String> {
+        let api: Api<NodeClaim> = Api::all(self.client.clone());
+        let current = objects
+            .nodeclaims
+            .iter()
+            .find(|o| o.metadata.name.as_deref() == Some(after.name.as_str()));
+        if after.labels != before.labels {
+            let patch = json!({"metadata": {"labels": label_diff(&before.labels, &after.labels)}});
+            let o = api
+                .patch(&after.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(text)?;
+            self.cache.lock().nodeclaims.put(o);
+        }
+        let status = claim_status(before, after, current.map(AsRef::as_ref), now);
+        if status != json!({}) {
+            let patch = json!({"status": status});
+            let o = api
+                .patch_status(&after.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(text)?;
+            self.cache.lock().nodeclaims.put(o);
+        }
+        if after.deleting_since.is_some() && before.deleting_since.is_none() {
+            match api.delete(&after.name, &DeleteParams::background()).await {
+                Ok(either::Either::Left(o)) => self.cache.lock().nodeclaims.put(o),
+                Ok(either::Either::Right(_)) => {}
+                Err(e) => not_found_ok(e)?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_node(
+        &self,
+        before: &NodeState,
+        after: &NodeState,
+        objects: &Objects,
+    ) -> Result<(), String> {
+        let api: Api<Node> = Api::all(self.client.clone());
+        let mut patch = json!({});
+        if after.labels != before.labels {
+            patch["metadata"]["labels"] = label_diff(&before.labels, &after.labels);
+        }
+        if after.taints != before.taints {
+            patch["spec"]["taints"] = Value::Array(after.taints.iter().map(taint).collect());
+        }
+        let registering = after.labels.contains_key(labels::REGISTERED)
+            && !before.labels.contains_key(labels::REGISTERED);
+        let current = objects
+            .nodes
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(after.name.as_str()));
+        if registering && let Some(node) = current {
+            // upstream: the Node gets the termination finalizer and its NodeClaim as owner
+            let mut fins = node.metadata.finalizers.clone().unwrap_or_default();
+            if !fins.iter().any(|f| f == finalizers::TERMINATION) {
+                fins.push(finalizers::TERMINATION.into());
+            }
+            patch["metadata"]["finalizers"] = json!(fins);
+            patch["metadata"]["resourceVersion"] = json!(node.metadata.resource_version);
+            let claim = objects.nodeclaims.iter().find(|c| {
+                c.status.as_ref().and_then(|s| s.provider_id.as_deref())
+                    == Some(after.provider_id.as_str())
+                    || c.metadata.name.as_deref() == Some(after.name.as_str())
+            });
+            if let Some(owner) = claim.and_then(|c| owner_ref(c.as_ref(), false)) {
+                let mut owners = node.metadata.owner_references.clone().unwrap_or_default();
+                if !owners.iter().any(|o| o.uid == owner.uid) {
+                    owners.push(owner);
+                }
+                patch["metadata"]["ownerReferences"] = json!(owners);
+            }
+        }
+        if patch == json!({}) {
+            return Ok(());
+        }
+        let o = api
+            .patch(&after.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(text)?;
+        self.cache.lock().nodes.put(o);
+        Ok(())
+    }
+
+    /// Delete the object if it is not being deleted, then release our finalizer.
+    async fn remove<K>(&self, api: Api<K>, name: &str) -> Result<(), String>
+    where
+        K: Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    {
+        for _ in 0..3 {
+            let Some(o) = api.get_opt(name).await.map_err(text)? else {
+                return Ok(());
+            };
+            if o.meta().deletion_timestamp.is_none() {
+                api.delete(name, &DeleteParams::background())
+                    .await
+                    .map(|_| ())
+                    .or_else(not_found_ok)?;
+                continue;
+            }
+            let fins = o.meta().finalizers.clone().unwrap_or_default();
+            if !fins.iter().any(|f| f == finalizers::TERMINATION) {
+                return Ok(());
+            }
+            let rest: Vec<&String> = fins
+                .iter()
+                .filter(|f| *f != finalizers::TERMINATION)
+                .collect();
+            let patch = json!({"metadata": {
+                "finalizers": rest,
+                "resourceVersion": o.meta().resource_version,
+            }});
+            match api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 409 => continue,
+                Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+                Err(e) => return Err(text(e)),
+            }
+        }
+        Err("finalizer not released: the object kept changing (conflicts)".into())
+    }
+
+    async fn evict(&self, pod: &str, objects: &Objects) -> Result<(), String> {
+        let (ns, name) = split(pod);
+        let uid = objects
+            .pods
+            .iter()
+            .find(|p| {
+                p.metadata.namespace.as_deref() == Some(ns)
+                    && p.metadata.name.as_deref() == Some(name)
+            })
+            .and_then(|p| p.metadata.uid.clone());
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let params = EvictParams {
+            delete_options: Some(DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid,
+                    resource_version: None,
+                }),
+                ..DeleteParams::default()
+            }),
+            ..EvictParams::default()
+        };
+        api.evict(name, &params)
+            .await
+            .map(|_| ())
+            .or_else(not_found_ok)
+    }
+}
+
+fn split(id: &str) -> (&str, &str) {
+    id.split_once('/').unwrap_or(("default", id))
+}
+
+fn text(e: kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("API error {}: {}", s.code, s.message),
+        other => other.to_string(),
+    }
+}
+
+fn not_found_ok(e: kube::Error) -> Result<(), String> {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => Ok(()),
+        other => Err(text(other)),
+    }
+}
+
+/// A merge-patch value turning `before` labels into `after` (removed keys become null).
+fn label_diff(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in after {
+        if before.get(k) != Some(v) {
+            m.insert(k.clone(), json!(v));
+        }
+    }
+    for k in before.keys() {
+        if !after.contains_key(k) {
+            m.insert(k.clone(), Value::Null);
+        }
+    }
+    Value::Object(m)
+}
+
+fn taint(t: &Taint) -> Value {
+    let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
+    if !t.value.is_empty() {
+        v["value"] = json!(t.value);
+    }
+    v
+}
+
+/// An owner reference to `o` (a controller reference when `controller`).
+fn owner_ref<K: Resource<DynamicType = ()>>(o: &K, controller: bool) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: o.meta().name.clone()?,
+        uid: o.meta().uid.clone()?,
+        block_owner_deletion: Some(true),
+        controller: controller.then_some(true),
+    })
+}
+
+/// The NodeClaim object for a planned claim of `pool`.
+pub fn new_claim(c: &ClaimState, pool: &NodePool) -> NodeClaim {
+    let template = &pool.spec.template;
+    let mut claim_labels = template.metadata.labels.clone().unwrap_or_default();
+    claim_labels.extend(c.labels.clone());
+    claim_labels.insert(labels::NODEPOOL.into(), c.node_pool.clone());
+    let mut claim_annotations = template.metadata.annotations.clone().unwrap_or_default();
+    let pool_annotations = pool.metadata.annotations.clone().unwrap_or_default();
+    if let Some(hash) = pool_annotations.get(annotations::NODEPOOL_HASH) {
+        claim_annotations.insert(annotations::NODEPOOL_HASH.into(), hash.clone());
+        claim_annotations.insert(
+            annotations::NODEPOOL_HASH_VERSION.into(),
+            annotations::NODEPOOL_HASH_VERSION_VALUE.into(),
+        );
+    }
+    let api_taint = |t: &Taint| karpenter_api::Taint {
+        key: t.key.clone(),
+        value: (!t.value.is_empty()).then(|| t.value.clone()),
+        effect: match t.effect.as_str() {
+            "NoExecute" => karpenter_api::common::TaintEffect::NoExecute,
+            "PreferNoSchedule" => karpenter_api::common::TaintEffect::PreferNoSchedule,
+            _ => karpenter_api::common::TaintEffect::NoSchedule,
+        },
+        time_added: None,
+    };
+    let mut claim = NodeClaim::new(
+        &c.name,
+        NodeClaimSpec {
+            taints: (!c.taints.is_empty()).then(|| c.taints.iter().map(api_taint).collect()),
+            startup_taints: (!c.startup_taints.is_empty())
+                .then(|| c.startup_taints.iter().map(api_taint).collect()),
+            requirements: requirements(&c.requirements, &c.instance_types),
+            resources: ResourceRequirements::default(),
+            node_class_ref: template.spec.node_class_ref.clone(),
+            termination_grace_period: template.spec.termination_grace_period.clone(),
+            expire_after: template.spec.expire_after.clone(),
+        },
+    );
+    claim.metadata = ObjectMeta {
+        name: Some(c.name.clone()),
+        labels: Some(claim_labels),
+        annotations: (!claim_annotations.is_empty()).then_some(claim_annotations),
+        owner_references: owner_ref(pool, false).map(|o| vec![o]),
+        finalizers: Some(vec![finalizers::TERMINATION.into()]),
+        ..ObjectMeta::default()
+    };
+    claim
+}
+
+/// Model requirements as a NodeClaim's, the instance types capped at 60 cheapest.
+pub fn requirements(
+    reqs: &Requirements,
+    instance_types: &[String],
+) -> Vec<NodeSelectorRequirementWithMinValues> {
+    let mut out = Vec::new();
+    let min_values = reqs.min_values();
+    for key in reqs.keys() {
+        let Some(set) = reqs.get(key) else { continue };
+        let min = min_values.get(key).map(|n| i64::from(*n));
+        if key == labels::INSTANCE_TYPE && !instance_types.is_empty() {
+            out.push(NodeSelectorRequirementWithMinValues {
+                key: key.into(),
+                operator: Operator::In,
+                values: instance_types
+                    .iter()
+                    .take(MAX_INSTANCE_TYPES)
+                    .cloned()
+                    .collect(),
+                min_values: min,
+            });
+            continue;
+        }
+        for (operator, values) in operators(set) {
+            out.push(NodeSelectorRequirementWithMinValues {
+                key: key.into(),
+                operator,
+                values,
+                min_values: min,
+            });
+        }
+    }
+    out
+}
+
+fn operators(set: &ValueSet) -> Vec<(Operator, Vec<String>)> {
+    let values: Vec<String> = set.values.iter().cloned().collect();
+    let mut out = Vec::new();
+    if !set.complement {
+        out.push(if values.is_empty() {
+            (Operator::DoesNotExist, vec![])
+        } else {
+            (Operator::In, values)
+        });
+        return out;
+    }
+    if !values.is_empty() {
+        out.push((Operator::NotIn, values));
+    }
+    if let Some(g) = set.greater_than {
+        out.push((Operator::Gt, vec![g.to_string()]));
+    }
+    if let Some(l) = set.less_than {
+        out.push((Operator::Lt, vec![l.to_string()]));
+    }
+    if out.is_empty() {
+        out.push((Operator::Exists, vec![]));
+    }
+    out
+}
+
+fn quantities(r: &Resources) -> Value {
+    Value::Object(
+        r.iter()
+            .map(|(k, q)| {
+                (
+                    k.clone(),
+                    json!(karpenter_model::quantity::format_resource(k, *q)),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The status merge patch that moves a NodeClaim from `before` to `after` (empty when the
+/// status did not change). Conditions keep their transition time while their status holds.
+fn claim_status(
+    before: &ClaimState,
+    after: &ClaimState,
+    current: Option<&NodeClaim>,
+    now: Time,
+) -> Value {
+    let mut s = serde_json::Map::new();
+    if after.launched != before.launched
+        && let Some(l) = &after.launched
+    {
+        s.insert("providerID".into(), json!(l.provider_id));
+        if !l.image_id.is_empty() {
+            s.insert("imageID".into(), json!(l.image_id));
+        }
+        s.insert("capacity".into(), quantities(&l.capacity));
+        s.insert("allocatable".into(), quantities(&l.allocatable));
+    }
+    if after.node != before.node
+        && let Some(n) = &after.node
+    {
+        s.insert("nodeName".into(), json!(n));
+    }
+    if after.last_pod_event != before.last_pod_event {
+        s.insert(
+            "lastPodEventTime".into(),
+            json!(k8s_time(after.last_pod_event)),
+        );
+    }
+    let lifecycle_changed = after.launched.is_some() != before.launched.is_some()
+        || after.registered_at != before.registered_at
+        || after.initialized_at != before.initialized_at
+        || after.disruption != before.disruption;
+    if lifecycle_changed {
+        s.insert(
+            "conditions".into(),
+            json!(claim_conditions(after, current, now)),
+        );
+    }
+    Value::Object(s)
+}
+
+/// Upstream's NodeClaim conditions for `c`: Launched, Registered, Initialized (Unknown
+/// until true), Ready (their conjunction), DisruptionReason while disrupting; other types
+/// already on the object are kept.
+pub fn claim_conditions(c: &ClaimState, current: Option<&NodeClaim>, now: Time) -> Vec<Condition> {
+    let existing: Vec<Condition> = current
+        .and_then(|o| o.status.as_ref())
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let set = |type_: &str, status: &str, reason: &str, message: &str| {
+        let old = existing.iter().find(|x| x.type_ == type_);
+        let since = match old {
+            Some(o) if o.status == status => o.last_transition_time.clone(),
+            _ => Some(k8s_time(now)),
+        };
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            observed_generation: current.and_then(|o| o.metadata.generation),
+            last_transition_time: since,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    };
+    let stage = |type_: &str, done: bool| {
+        if done {
+            set(type_, "True", type_, "")
+        } else {
+            set(
+                type_,
+                "Unknown",
+                "AwaitingReconciliation",
+                "object is awaiting reconciliation",
+            )
+        }
+    };
+    let launched = c.launched.is_some();
+    let registered = c.registered_at.is_some();
+    let initialized = c.initialized_at.is_some();
+    let mut out = vec![
+        stage(conditions::LAUNCHED, launched),
+        stage(conditions::REGISTERED, registered),
+        stage(conditions::INITIALIZED, initialized),
+    ];
+    if launched && registered && initialized {
+        out.push(set(conditions::READY, "True", conditions::READY, ""));
+    } else {
+        out.push(set(
+            conditions::READY,
+            "Unknown",
+            "UnhealthyDependents",
+            "Launched, Registered or Initialized is not True",
+        ));
+    }
+    if let Some(reason) = &c.disruption {
+        out.push(set(conditions::DISRUPTION_REASON, "True", reason, ""));
+    }
+    let ours = [
+        conditions::LAUNCHED,
+        conditions::REGISTERED,
+        conditions::INITIALIZED,
+        conditions::READY,
+        conditions::DISRUPTION_REASON,
+    ];
+    out.extend(
+        existing
+            .iter()
+            .filter(|x| !ours.contains(&x.type_.as_str()))
+            .cloned(),
+    );
+    out
+}
