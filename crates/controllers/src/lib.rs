@@ -8,6 +8,7 @@
 pub mod batcher;
 pub mod disruption;
 pub mod events;
+pub mod gc;
 pub mod input;
 pub mod interruption;
 pub mod karpenter;

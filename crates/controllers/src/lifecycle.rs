@@ -164,6 +164,11 @@ pub fn register_and_initialize(state: &mut ClusterState, now: Time, recorder: &m
                     state.update_claim(&name, |c| c.deleting_since = Some(now));
                 }
             }
+            (Some(_), Some(node_name)) if needs_sync(state, &name, &node_name) => {
+                // a registration whose Node update was lost (a conflict, a restart): the
+                // Node's labels and taints are synced again, as upstream re-reconciles
+                sync_node(state, &name, &node_name);
+            }
             (Some(_), Some(node_name)) if !initialized => {
                 let ready = state.nodes().get(&node_name).is_some_and(|n| {
                     n.ready
@@ -192,7 +197,22 @@ pub fn register_and_initialize(state: &mut ClusterState, now: Time, recorder: &m
     }
 }
 
-fn register(state: &mut ClusterState, claim: &str, node: &str, now: Time, recorder: &mut Recorder) {
+/// Does the registered claim's Node still lack its registration (the registered label,
+/// the unregistered taint removed)?
+fn needs_sync(state: &ClusterState, claim: &str, node: &str) -> bool {
+    let registered = state
+        .claims()
+        .get(claim)
+        .is_some_and(|c| c.registered_at.is_some());
+    registered
+        && state.nodes().get(node).is_some_and(|n| {
+            !n.labels.contains_key(labels::REGISTERED)
+                || n.taints.iter().any(|t| t.key == taints::UNREGISTERED_KEY)
+        })
+}
+
+/// Give the Node its claim's labels and taints, and lift the unregistered taint.
+fn sync_node(state: &mut ClusterState, claim: &str, node: &str) {
     let Some(c) = state.claims().get(claim) else {
         return;
     };
@@ -212,6 +232,13 @@ fn register(state: &mut ClusterState, claim: &str, node: &str, now: Time, record
             }
         }
     });
+}
+
+fn register(state: &mut ClusterState, claim: &str, node: &str, now: Time, recorder: &mut Recorder) {
+    if !state.claims().contains_key(claim) {
+        return;
+    }
+    sync_node(state, claim, node);
     state.update_claim(claim, |c| {
         c.node = Some(node.to_string());
         c.registered_at = Some(now);

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod drift;
 pub mod http;
 pub mod kwok;
 pub mod lease;

@@ -303,7 +303,18 @@ impl Loop<'_> {
         let mut state = self.translator.state(&objects, &cluster, &catalog, pdbs);
         state.record_writes();
         follow_node_deletion(&mut state, now);
-        let wake = self.karpenter.reconcile(&mut state, &mut self.cloud, now);
+        let drifted = crate::drift::static_drift(&objects);
+        let mut cloud = crate::drift::WithDrift {
+            inner: &mut self.cloud,
+            drifted: &drifted,
+        };
+        let wake = self.karpenter.reconcile(&mut state, &mut cloud, now);
+        karpenter_controllers::gc::collect(
+            &mut state,
+            &mut cloud,
+            now,
+            &mut self.karpenter.recorder,
+        );
         let writes = state.take_writes();
         if !writes.is_empty() {
             let outcome = handle.block_on(self.writer.apply(writes, &objects, now));

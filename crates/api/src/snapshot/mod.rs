@@ -28,6 +28,7 @@ use crate::{NodeClaim, NodePool};
 
 pub use candidates::{DisruptionSettings, DisruptionSnapshot, disruption_input};
 pub use disruption::pool_policy;
+pub use drift::drift;
 pub use pdb::pdb;
 pub use pod::{pending_pod, pod_id};
 pub use selectors::{label_selector, restricted_for_pods};
