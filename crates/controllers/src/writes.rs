@@ -42,3 +42,16 @@ pub enum Write {
         pod: String,
     },
 }
+
+impl Write {
+    /// The object the write is about, as `Kind/name` (`Pod/namespace/name` for pods).
+    pub fn subject(&self) -> String {
+        match self {
+            Write::CreateClaim(c) | Write::RemoveClaim(c) => format!("NodeClaim/{}", c.name),
+            Write::UpdateClaim { after, .. } => format!("NodeClaim/{}", after.name),
+            Write::UpdateNode { after, .. } => format!("Node/{}", after.name),
+            Write::RemoveNode(n) => format!("Node/{}", n.name),
+            Write::Evict { pod } | Write::DeletePod { pod } => format!("Pod/{pod}"),
+        }
+    }
+}

@@ -83,7 +83,7 @@ pub enum RunError {
 }
 
 async fn client(settings: &Settings) -> Result<Client, RunError> {
-    let config = match &settings.kubeconfig {
+    let mut config = match &settings.kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| RunError::Config(e.to_string()))?;
             kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
@@ -94,6 +94,10 @@ async fn client(settings: &Settings) -> Result<Client, RunError> {
             .await
             .map_err(|e| RunError::Config(e.to_string()))?,
     };
+    // kube-rs retries 429 (and 503/504) itself, backing off up to minutes; an eviction a
+    // PodDisruptionBudget refuses answers 429, and the pass must go on (it asks again in the
+    // next pass), so the loop does its own retrying
+    config.default_retry = false;
     Client::try_from(config).map_err(|e| RunError::Config(e.to_string()))
 }
 

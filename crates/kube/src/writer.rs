@@ -51,6 +51,9 @@ pub struct Outcome {
     pub refused: u64,
 }
 
+/// How long one write may take before the pass gives up on it (the next pass retries).
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Writer {
     /// A writer on `client` that puts what the API server returns into `cache` at once
     /// (write-through), so the next pass does not act on a read older than its own writes.
@@ -62,7 +65,13 @@ impl Writer {
     pub async fn apply(&self, writes: Vec<Write>, objects: &Objects, now: Time) -> Outcome {
         let mut out = Outcome::default();
         for w in writes {
-            let (object, result) = self.one(&w, objects, now, &mut out).await;
+            let (object, result) =
+                match tokio::time::timeout(WRITE_TIMEOUT, self.one(&w, objects, now, &mut out))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => (w.subject(), Err(format!("no answer in {WRITE_TIMEOUT:?}"))),
+                };
             match result {
                 Ok(()) => out.done += 1,
                 Err(e) => {
