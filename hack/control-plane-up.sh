@@ -81,6 +81,36 @@ established() {
     python3 -c 'import json,sys; c=json.load(sys.stdin)["status"].get("conditions",[]); sys.exit(0 if any(x["type"]=="Established" and x["status"]=="True" for x in c) else 1)'
 }
 
+start_apiserver() {
+  local etcd_port="$1" api_port="$2"
+  start "$DIR" kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$DIR/pki/server.crt" --tls-private-key-file "$DIR/pki/server.key" \
+    --client-ca-file "$DIR/pki/ca.crt" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
+    --max-requests-inflight 2000 --max-mutating-requests-inflight 1000 \
+    --enable-priority-and-fairness=false --endpoint-reconciler-type none
+}
+
+# Kill the API server (SIGKILL, as a crash) and start it again on the same port and etcd.
+restart_apiserver() {
+  DIR="${1:-${KARPENTER_RS_CP_DIR:-/tmp/karpenter-rs-control-plane}}"
+  # shellcheck disable=SC1091
+  source "$DIR/ports"
+  local pid
+  pid="$(awk '$2 == "kube-apiserver" {print $1}' "$DIR/pids" | tail -1)"
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  sleep 1
+  mv "$DIR/logs/kube-apiserver.log" "$DIR/logs/kube-apiserver.$(date +%s).log"
+  start_apiserver "$etcd_port" "$api_port"
+  wait_for kube-apiserver 240 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
+    --key "$DIR/pki/admin.key" "https://127.0.0.1:$api_port/readyz"
+  log "kube-apiserver restarted"
+}
+
 up() {
   DIR="${1:-${KARPENTER_RS_CP_DIR:-/tmp/karpenter-rs-control-plane}}"
   if [ -f "$DIR/pids" ]; then down "$DIR"; fi
@@ -96,16 +126,8 @@ up() {
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-cluster "local=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
   wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
-  start "$DIR" kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --tls-cert-file "$DIR/pki/server.crt" --tls-private-key-file "$DIR/pki/server.key" \
-    --client-ca-file "$DIR/pki/ca.crt" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$DIR/pki/sa.pub" --service-account-signing-key-file "$DIR/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC --allow-privileged=true \
-    --max-requests-inflight 2000 --max-mutating-requests-inflight 1000 \
-    --enable-priority-and-fairness=false --endpoint-reconciler-type none
+  printf 'etcd_port=%s\napi_port=%s\n' "$etcd_port" "$api_port" >"$DIR/ports"
+  start_apiserver "$etcd_port" "$api_port"
   write_kubeconfig "$DIR" "$api_port"
   export KUBECONFIG="$DIR/kubeconfig"
   wait_for kube-apiserver 240 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \

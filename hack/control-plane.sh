@@ -5,6 +5,7 @@
 #   hack/control-plane.sh up [DIR]     start etcd, kube-apiserver, kube-controller-manager,
 #                                      kube-scheduler and KWOK; install the CRDs; print the env
 #   hack/control-plane.sh down [DIR]   stop everything started by `up` and remove DIR
+#   hack/control-plane.sh restart-apiserver [DIR]   kill kube-apiserver and start it again
 #
 # Binaries are built from the Go module proxy: kube-apiserver, kube-controller-manager and
 # kube-scheduler from k8s.io/kubernetes (staging modules pinned to the matching k8s.io/*
@@ -107,5 +108,6 @@ case "${1:-}" in
   bin) echo "$BIN" ;;
   up) shift; source "$ROOT/hack/control-plane-up.sh"; up "${1:-}" ;;
   down) shift; source "$ROOT/hack/control-plane-up.sh"; down "${1:-}" ;;
-  *) echo "usage: $0 build|bin|up [DIR]|down [DIR]" >&2; exit 2 ;;
+  restart-apiserver) shift; source "$ROOT/hack/control-plane-up.sh"; restart_apiserver "${1:-}" ;;
+  *) echo "usage: $0 build|bin|up [DIR]|down [DIR]|restart-apiserver [DIR]" >&2; exit 2 ;;
 esac
