@@ -1,0 +1,219 @@
+//! End to end on a real control plane: pending pods become NodeClaims and KWOK Nodes, the
+//! real kube-scheduler binds every pod, NodeClaims go through Launched, Registered and
+//! Initialized with upstream's labels, finalizers and owners; metrics and probes answer; the
+//! API server refuses an invalid NodePool through our CRDs; a NodePool without its NodeClass
+//! reports NodeClassReady=False and launches nothing.
+
+mod e2e;
+
+use std::time::Duration;
+
+use e2e::{Env, NODECLASS, NodeClass, all_running, conditions, deployment, metric, nodepool};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use karpenter_api::NodePool;
+use karpenter_model::wellknown::{finalizers, labels};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[test]
+fn pending_pods_get_nodes_and_the_scheduler_binds_them() {
+    let mut env = Env::new();
+    env.create::<NodeClass>(NODECLASS);
+    env.create::<NodePool>(&nodepool("default", "5m", "10%"));
+    env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
+    let c = env.start_controller(&["--disable-leader-election"]);
+    let port = env.controller(c).health_port;
+    env.wait("the controller to be ready", MINUTE, |_| {
+        e2e::http_get(port, "/readyz").ok_or_else(|| "not ready".to_string())
+    });
+    assert_eq!(e2e::http_get(port, "/healthz").as_deref(), Some("ok"));
+    // upstream's "basic" mix, scaled to a test: small, medium and large requests
+    env.create::<Deployment>(&deployment("web", "small", 12, "250m", "256Mi"));
+    env.create::<Deployment>(&deployment("web", "medium", 6, "1", "2Gi"));
+    env.create::<Deployment>(&deployment("web", "large", 2, "3", "6Gi"));
+    let pods = env.wait("all 20 pods running", 3 * MINUTE, |env| {
+        all_running(env, "web", 20)
+    });
+    let claims = env.nodeclaims();
+    assert!(!claims.is_empty());
+    let nodes = env.nodes();
+    // every pod runs on a node Karpenter launched, every claim has its node
+    for p in &pods {
+        let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+        assert!(
+            claims
+                .iter()
+                .any(|c| c.status.as_ref().and_then(|s| s.node_name.clone()) == node),
+            "pod {:?} on {node:?}, not a Karpenter node",
+            p.metadata.name
+        );
+    }
+    for c in &claims {
+        let name = c.metadata.name.clone().unwrap_or_default();
+        let cond = conditions(c);
+        for t in ["Launched", "Registered", "Initialized", "Ready"] {
+            assert_eq!(cond.get(t).map(String::as_str), Some("True"), "{name}: {t}");
+        }
+        let l = c.metadata.labels.clone().unwrap_or_default();
+        for key in [
+            labels::NODEPOOL,
+            labels::INSTANCE_TYPE,
+            labels::ZONE,
+            labels::CAPACITY_TYPE,
+        ] {
+            assert!(l.contains_key(key), "{name} lacks label {key}");
+        }
+        assert_eq!(
+            l.get(labels::CAPACITY_TYPE).map(String::as_str),
+            Some("on-demand")
+        );
+        assert_eq!(
+            c.metadata.finalizers.clone().unwrap_or_default(),
+            vec![finalizers::TERMINATION.to_string()]
+        );
+        let owner = c.metadata.owner_references.clone().unwrap_or_default();
+        assert!(
+            owner
+                .iter()
+                .any(|o| o.kind == "NodePool" && o.name == "default")
+        );
+        let provider_id = c.status.as_ref().and_then(|s| s.provider_id.clone());
+        let node = nodes
+            .iter()
+            .find(|n| n.spec.as_ref().and_then(|s| s.provider_id.clone()) == provider_id);
+        let Some(node) = node else {
+            panic!("{name}: no node with provider id {provider_id:?}")
+        };
+        let nl = node.metadata.labels.clone().unwrap_or_default();
+        assert_eq!(nl.get(labels::REGISTERED).map(String::as_str), Some("true"));
+        assert_eq!(
+            nl.get(labels::INITIALIZED).map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            nl.get(labels::NODEPOOL).map(String::as_str),
+            Some("default")
+        );
+        let taints = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default();
+        assert!(
+            !taints.iter().any(|t| t.key == "karpenter.sh/unregistered"),
+            "{name}: unregistered taint left"
+        );
+        assert!(
+            node.metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == finalizers::TERMINATION)
+        );
+        assert!(
+            node.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "NodeClaim" && o.name == name)
+        );
+    }
+    // the metrics endpoint tells the same story with upstream's names
+    let text = env.controller(c).metrics();
+    assert_eq!(
+        metric(&text, "karpenter_nodeclaims_created_total"),
+        claims.len() as f64,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "karpenter_nodeclaims_launched_total"),
+        claims.len() as f64
+    );
+    assert_eq!(
+        metric(&text, "karpenter_nodes_created_total"),
+        claims.len() as f64
+    );
+    assert_eq!(
+        metric(&text, "karpenter_cluster_state_node_count"),
+        nodes.len() as f64
+    );
+    // NodePool status: node count, resources, Ready, and the hash annotation
+    let pool = env.wait("NodePool status", MINUTE, |env| {
+        let pools: Vec<NodePool> = env.list();
+        let p = pools.into_iter().next().ok_or("no pool")?;
+        let nodes = p.status.as_ref().and_then(|s| s.nodes);
+        if nodes == Some(claims.len() as i64) {
+            Ok(p)
+        } else {
+            Err(format!("status.nodes {nodes:?}"))
+        }
+    });
+    assert!(pool.is_ready());
+    assert!(
+        pool.metadata
+            .annotations
+            .iter()
+            .flatten()
+            .any(|(k, v)| k == "karpenter.sh/nodepool-hash"
+                && *v == karpenter_api::hash::nodepool_hash(&pool))
+    );
+    // SIGTERM stops it cleanly
+    assert_eq!(env.controller(c).terminate(), Some(0));
+}
+
+#[test]
+fn the_api_server_refuses_invalid_nodepools_and_a_missing_nodeclass_launches_nothing() {
+    let mut env = Env::new();
+    let refused = env.try_create::<NodePool>(
+        r#"
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: bad}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: karpenter.sh/custom, operator: In, values: [a]}
+"#,
+    );
+    let Err(message) = refused else {
+        panic!("the API server accepted a NodePool with a restricted key")
+    };
+    assert!(
+        message.contains(r#"label domain \"karpenter.sh\" is restricted"#)
+            || message.contains(r#"label domain "karpenter.sh" is restricted"#),
+        "{message}"
+    );
+    // no EC2NodeClass "default" exists
+    env.create::<NodePool>(&nodepool("orphan", "5m", "10%"));
+    env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
+    env.create::<Deployment>(&deployment("web", "app", 3, "500m", "512Mi"));
+    env.start_controller(&["--disable-leader-election"]);
+    let pool = env.wait("NodeClassReady=False", MINUTE, |env| {
+        let pools: Vec<NodePool> = env.list();
+        let p = pools.into_iter().next().ok_or("no pool")?;
+        let c = p
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        match c.iter().find(|c| c.type_ == "NodeClassReady") {
+            Some(x) if x.status == "False" => Ok(p),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert!(!pool.is_ready());
+    // pods stay pending well past a batch window, and nothing is launched
+    std::thread::sleep(Duration::from_secs(15));
+    assert!(env.nodeclaims().is_empty());
+    assert!(env.nodes().is_empty());
+    // once the NodeClass exists, the same pods get a node
+    env.create::<NodeClass>(NODECLASS);
+    env.wait(
+        "pods running after the NodeClass appears",
+        2 * MINUTE,
+        |env| all_running(env, "web", 3),
+    );
+}
