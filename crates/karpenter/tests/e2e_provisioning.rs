@@ -35,8 +35,20 @@ fn pending_pods_get_nodes_and_the_scheduler_binds_them() {
     let pods = env.wait("all 20 pods running", 3 * MINUTE, |env| {
         all_running(env, "web", 20)
     });
-    let claims = env.nodeclaims();
-    assert!(!claims.is_empty());
+    // a pod runs once its Node is registered; initialization follows within a pass or two
+    let claims = env.wait("every NodeClaim initialized", MINUTE, |env| {
+        let claims = env.nodeclaims();
+        let behind: Vec<String> = claims
+            .iter()
+            .filter(|c| conditions(c).get("Ready").map(String::as_str) != Some("True"))
+            .filter_map(|c| c.metadata.name.clone())
+            .collect();
+        if claims.is_empty() || !behind.is_empty() {
+            Err(format!("not ready: {behind:?}"))
+        } else {
+            Ok(claims)
+        }
+    });
     let nodes = env.nodes();
     // every pod runs on a node Karpenter launched, every claim has its node
     for p in &pods {
@@ -138,6 +150,32 @@ fn pending_pods_get_nodes_and_the_scheduler_binds_them() {
         metric(&text, "karpenter_cluster_state_node_count"),
         nodes.len() as f64
     );
+    // events.k8s.io Events with upstream's reasons, on the NodeClaims they concern
+    let claim_uids: Vec<String> = claims
+        .iter()
+        .filter_map(|c| c.metadata.uid.clone())
+        .collect();
+    env.wait("a Launched Event per NodeClaim", MINUTE, |env| {
+        let events: Vec<k8s_openapi::api::events::v1::Event> = env.list();
+        let launched: Vec<String> = events
+            .iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("Launched")
+                    && e.reporting_controller.as_deref() == Some("karpenter")
+                    && e.type_.as_deref() == Some("Normal")
+            })
+            .filter_map(|e| e.regarding.as_ref().and_then(|r| r.uid.clone()))
+            .collect();
+        let missing: Vec<&String> = claim_uids
+            .iter()
+            .filter(|u| !launched.contains(u))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("no Launched Event for {missing:?}"))
+        }
+    });
     // NodePool status: node count, resources, Ready, and the hash annotation
     let pool = env.wait("NodePool status", MINUTE, |env| {
         let pools: Vec<NodePool> = env.list();

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod drift;
+pub mod events;
 pub mod http;
 pub mod kwok;
 pub mod lease;

@@ -200,6 +200,8 @@ pub fn run(settings: Settings) -> Result<(), RunError> {
         translator: Translator::default(),
         setup_key: String::new(),
         cloud,
+        events: crate::events::Deduper::default(),
+        identity: identity.clone(),
     };
     pass.karpenter
         .seed_names(u64::try_from(SystemClock.now()).unwrap_or(0));
@@ -259,6 +261,10 @@ struct Loop<'a> {
     /// NodePools, NodeClasses and DaemonSets (name and resourceVersion) of the setup in use.
     setup_key: String,
     cloud: KwokCloud,
+    /// Events already posted (upstream's two-minute dedupe).
+    events: crate::events::Deduper,
+    /// This replica's name, the Events' reporting instance.
+    identity: String,
 }
 
 impl Loop<'_> {
@@ -338,6 +344,21 @@ impl Loop<'_> {
             now,
         ));
         self.record_metrics(&state, &objects, started.elapsed());
+        let (events, dropped) = self.events.select(
+            &self.karpenter.recorder.events,
+            &objects,
+            &self.identity,
+            now,
+        );
+        if dropped > 0 {
+            log::debug(
+                "controller",
+                &format!("{dropped} events not posted (flood)"),
+            );
+        }
+        if !events.is_empty() {
+            handle.spawn(crate::events::post(self.client.clone(), events));
+        }
         self.karpenter.recorder.events.clear();
         wake
     }
