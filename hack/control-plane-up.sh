@@ -151,7 +151,8 @@ SC
     --server-address "127.0.0.1:$kwok_port" --node-lease-duration-seconds 40 --cidr 10.64.0.1/16
   # our CRDs, server-side applied as a user installs them (curl, so no kubectl is needed)
   local f name
-  for f in "$ROOT"/charts/karpenter/crds/*.yaml; do
+  # and upstream's KWOKNodeClass, so NodePools written for upstream's kwok provider run too
+  for f in "$ROOT"/charts/karpenter/crds/*.yaml "$ROOT"/hack/crds/*.yaml; do
     name="$(basename "$f" .yaml)"; name="${name#*_}.${name%%_*}"
     wait_for "CRD $name" 20 apply_crd "$api_port" "$f" "$name"
     wait_for "CRD $name established" 60 established "$api_port" "$name"

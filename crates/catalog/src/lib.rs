@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod embedded;
 pub mod format;
+pub mod kwok;
 pub mod pricing;
 
 use karpenter_model::InstanceType;
@@ -62,8 +63,12 @@ pub enum CatalogError {
     },
 }
 
-/// Load a catalog: `builtin:aws/<region>` (translated with `settings`) or a catalog file.
+/// Load a catalog: `builtin:aws/<region>` (translated with `settings`), `builtin:kwok`
+/// (upstream's KWOK types) or a catalog file.
 pub fn load(spec: &str, settings: &AwsSettings) -> Result<Vec<InstanceType>, CatalogError> {
+    if spec == kwok::BUILTIN_KWOK {
+        return Ok(kwok::instance_types());
+    }
     if let Some(region) = spec.strip_prefix(BUILTIN_AWS) {
         return embedded::aws(region, settings);
     }

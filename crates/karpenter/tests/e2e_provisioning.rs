@@ -2,7 +2,8 @@
 //! real kube-scheduler binds every pod, NodeClaims go through Launched, Registered and
 //! Initialized with upstream's labels, finalizers and owners; metrics and probes answer; the
 //! API server refuses an invalid NodePool through our CRDs; a NodePool without its NodeClass
-//! reports NodeClassReady=False and launches nothing.
+//! reports NodeClassReady=False and launches nothing; a NodePool written for upstream's kwok
+//! provider (a KWOKNodeClass, upstream's KWOK catalog) runs unchanged.
 
 mod e2e;
 
@@ -254,4 +255,69 @@ spec:
         2 * MINUTE,
         |env| all_running(env, "web", 3),
     );
+}
+
+#[test]
+fn a_nodepool_written_for_upstreams_kwok_provider_runs_unchanged() {
+    let mut env = Env::new();
+    env.create::<karpenter_kube::kwoknodeclass::KwokNodeClass>(
+        "apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata: {name: default}",
+    );
+    // upstream's default performance-suite NodePool (reference 7.2)
+    env.create::<NodePool>(
+        r#"
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      expireAfter: Never
+      requirements:
+        - {key: kubernetes.io/os, operator: In, values: [linux]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+        - {key: karpenter.kwok.sh/instance-cpu, operator: Lt, values: ["17"]}
+  limits: {cpu: "10000", memory: 8000Gi}
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: Never
+    budgets: [{nodes: "100%"}]
+"#,
+    );
+    env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
+    env.create::<Deployment>(&deployment("web", "basic", 12, "900m", "3100Mi"));
+    env.start_controller(&["--disable-leader-election", "--catalog", "builtin:kwok"]);
+    env.wait("all 12 pods running", 3 * MINUTE, |env| {
+        all_running(env, "web", 12)
+    });
+    let nodes = env.nodes();
+    assert!(!nodes.is_empty());
+    for n in &nodes {
+        let l = n.metadata.labels.clone().unwrap_or_default();
+        let name = n.metadata.name.clone().unwrap_or_default();
+        assert_eq!(
+            l.get("karpenter.kwok.sh/kwoknodeclass").map(String::as_str),
+            Some("default"),
+            "{name}"
+        );
+        assert!(
+            l.get(labels::ZONE)
+                .is_some_and(|z| z.starts_with("test-zone-")),
+            "{name}: {:?}",
+            l.get(labels::ZONE)
+        );
+        assert!(
+            l.get(labels::INSTANCE_TYPE)
+                .is_some_and(|t| t.ends_with("-amd64-linux") || t.ends_with("-arm64-linux")),
+            "{name}: {:?}",
+            l.get(labels::INSTANCE_TYPE)
+        );
+        assert!(
+            l.contains_key("karpenter.kwok.sh/instance-family"),
+            "{name}"
+        );
+    }
+    let pools: Vec<NodePool> = env.list();
+    assert!(pools.iter().all(NodePool::is_ready));
 }

@@ -12,6 +12,8 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 use karpenter_api::{EC2NodeClass, NodeClaim, NodePool};
+
+use crate::kwoknodeclass::KwokNodeClass;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -143,6 +145,8 @@ pub struct Stores {
     pub nodepools: Store<NodePool>,
     /// EC2NodeClasses.
     pub nodeclasses: Store<EC2NodeClass>,
+    /// Upstream's KWOKNodeClasses (synced and empty when the kind is not served).
+    pub kwok_nodeclasses: Store<KwokNodeClass>,
     /// DaemonSets.
     pub daemonsets: Store<DaemonSet>,
     /// PodDisruptionBudgets.
@@ -161,6 +165,7 @@ impl Stores {
             && self.nodeclaims.synced()
             && self.nodepools.synced()
             && self.nodeclasses.synced()
+            && self.kwok_nodeclasses.synced()
             && self.daemonsets.synced()
             && self.pdbs.synced()
             && self.attachments.synced()
@@ -193,8 +198,18 @@ impl Cache {
     }
 
     /// Start a watcher per kind feeding the stores. The watchers run until the runtime
-    /// stops; each relists and resumes with backoff after an error.
-    pub fn start(&self, client: &Client) {
+    /// stops; each relists and resumes with backoff after an error. KWOKNodeClasses are
+    /// watched only with `kwok_nodeclasses` (the kind is served).
+    pub fn start(&self, client: &Client, kwok_nodeclasses: bool) {
+        if kwok_nodeclasses {
+            self.watch(Api::<KwokNodeClass>::all(client.clone()), |s| {
+                &mut s.kwok_nodeclasses
+            });
+        } else {
+            let mut stores = self.lock();
+            stores.kwok_nodeclasses.apply(Event::Init);
+            stores.kwok_nodeclasses.apply(Event::InitDone);
+        }
         self.watch(Api::<Pod>::all(client.clone()), |s| &mut s.pods);
         self.watch(Api::<Node>::all(client.clone()), |s| &mut s.nodes);
         self.watch(Api::<NodeClaim>::all(client.clone()), |s| &mut s.nodeclaims);

@@ -31,11 +31,11 @@ pub fn static_drift(objects: &Objects) -> BTreeMap<String, String> {
         else {
             continue;
         };
-        let class_name = &np.spec.template.spec.node_class_ref.name;
-        let class = objects
-            .nodeclasses
-            .iter()
-            .find(|k| k.metadata.name.as_deref() == Some(class_name.as_str()));
+        let class_ref = &np.spec.template.spec.node_class_ref;
+        let class = objects.nodeclasses.iter().find(|k| {
+            class_ref.kind == "EC2NodeClass"
+                && k.metadata.name.as_deref() == Some(class_ref.name.as_str())
+        });
         let node_labels = c
             .status
             .as_ref()

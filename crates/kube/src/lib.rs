@@ -12,6 +12,7 @@ pub mod drift;
 pub mod events;
 pub mod http;
 pub mod kwok;
+pub mod kwoknodeclass;
 pub mod lease;
 pub mod log;
 pub mod metrics;

@@ -121,7 +121,8 @@ pub fn run(settings: Settings) -> Result<(), RunError> {
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     runtime.block_on(async {
-        cache.start(&client);
+        let kwok_classes = crate::kwoknodeclass::served(&client).await;
+        cache.start(&client, kwok_classes);
         http::serve(
             settings.metrics_port,
             settings.health_port,

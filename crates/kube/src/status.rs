@@ -24,22 +24,31 @@ use crate::translate::{Objects, k8s_time};
 /// Why a NodePool's NodeClass is not ready, or `None` when it is.
 pub fn node_class_problem(np: &NodePool, objects: &Objects) -> Option<String> {
     let r = &np.spec.template.spec.node_class_ref;
-    if r.group != "karpenter.k8s.aws" || r.kind != "EC2NodeClass" {
+    let kwok = r.group == crate::kwoknodeclass::GROUP && r.kind == crate::kwoknodeclass::KIND;
+    if !kwok && (r.group != "karpenter.k8s.aws" || r.kind != "EC2NodeClass") {
         return Some(format!(
-            "nodeClassRef {}/{} is not supported (EC2NodeClass of karpenter.k8s.aws)",
+            "nodeClassRef {}/{} is not supported (EC2NodeClass of karpenter.k8s.aws, or \
+             KWOKNodeClass of karpenter.kwok.sh)",
             r.group, r.kind
         ));
     }
-    let found = objects
-        .nodeclasses
-        .iter()
-        .find(|c| c.metadata.name.as_deref() == Some(r.name.as_str()));
-    match found {
-        None => Some(format!("EC2NodeClass {} not found", r.name)),
-        Some(c) if c.metadata.deletion_timestamp.is_some() => {
-            Some(format!("EC2NodeClass {} is being deleted", r.name))
-        }
-        Some(_) => None,
+    let deleting = if kwok {
+        objects
+            .kwok_nodeclasses
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(r.name.as_str()))
+            .map(|c| c.metadata.deletion_timestamp.is_some())
+    } else {
+        objects
+            .nodeclasses
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(r.name.as_str()))
+            .map(|c| c.metadata.deletion_timestamp.is_some())
+    };
+    match deleting {
+        None => Some(format!("{} {} not found", r.kind, r.name)),
+        Some(true) => Some(format!("{} {} is being deleted", r.kind, r.name)),
+        Some(false) => None,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct Objects {
     pub nodepools: Vec<Arc<NodePool>>,
     /// EC2NodeClasses.
     pub nodeclasses: Vec<Arc<EC2NodeClass>>,
+    /// Upstream's KWOKNodeClasses.
+    pub kwok_nodeclasses: Vec<Arc<crate::kwoknodeclass::KwokNodeClass>>,
     /// DaemonSets.
     pub daemonsets: Vec<Arc<DaemonSet>>,
     /// PodDisruptionBudgets.
@@ -57,6 +59,7 @@ impl Objects {
             nodeclaims: all(&stores.nodeclaims),
             nodepools: all(&stores.nodepools),
             nodeclasses: all(&stores.nodeclasses),
+            kwok_nodeclasses: all(&stores.kwok_nodeclasses),
             daemonsets: all(&stores.daemonsets),
             pdbs: all(&stores.pdbs),
             attachments: all(&stores.attachments),

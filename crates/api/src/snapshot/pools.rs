@@ -3,7 +3,7 @@
 //! label; taints (startup taints need no toleration); limits less what the pool's nodes and
 //! in-flight NodeClaims already hold.
 
-use karpenter_model::wellknown::{aws_labels, labels};
+use karpenter_model::wellknown::labels;
 use karpenter_model::{Op, Quantity, Requirement, Requirements, Resources};
 use karpenter_scheduling::Pool;
 
@@ -42,9 +42,11 @@ pub fn pools(
         }
         reqs.add(&Requirement::new(labels::NODEPOOL, Op::In, [name.clone()]));
         let class = &template.spec.node_class_ref;
-        if class.group == "karpenter.k8s.aws" && class.kind == "EC2NodeClass" {
+        if !class.group.is_empty() && !class.kind.is_empty() {
+            // upstream's NodeClassLabelKey: <group>/<lowercase kind>, so
+            // karpenter.k8s.aws/ec2nodeclass (or karpenter.kwok.sh/kwoknodeclass)
             reqs.add(&Requirement::new(
-                aws_labels::EC2NODECLASS,
+                &format!("{}/{}", class.group, class.kind.to_lowercase()),
                 Op::In,
                 [class.name.clone()],
             ));
