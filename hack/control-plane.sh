@@ -6,6 +6,8 @@
 #                                      kube-scheduler and KWOK; install the CRDs; print the env
 #   hack/control-plane.sh down [DIR]   stop everything started by `up` and remove DIR
 #   hack/control-plane.sh restart-apiserver [DIR]   kill kube-apiserver and start it again
+#   hack/control-plane.sh build-upstream   build upstream's karpenter with its kwok provider
+#                                          (for the performance comparison only)
 #
 # Binaries are built from the Go module proxy: kube-apiserver, kube-controller-manager and
 # kube-scheduler from k8s.io/kubernetes (staging modules pinned to the matching k8s.io/*
@@ -93,6 +95,25 @@ require sigs.k8s.io/kwok $KWOK_VERSION
   mv "$BIN/kwok.tmp" "$BIN/kwok"
 }
 
+# Upstream's own controller with its kwok provider (sigs.k8s.io/karpenter/kwok), only for
+# the side-by-side performance harness (crates/karpenter/benches/e2e.rs); not part of `build`.
+UPSTREAM_VERSION="${UPSTREAM_VERSION:-v1.14.1}"
+build_upstream() {
+  local out="$CACHE/bin/karpenter-kwok-$UPSTREAM_VERSION"
+  [ -x "$out" ] && { echo "$out"; return; }
+  command -v go >/dev/null || { log "go is required to build upstream's controller"; exit 1; }
+  log "building upstream karpenter (kwok provider) $UPSTREAM_VERSION"
+  local dir="$CACHE/src/karpenter-$UPSTREAM_VERSION"
+  mkdir -p "$dir" "$CACHE/bin"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/karpenter/kwok"\n' >"$dir/tools.go"
+  gobuild "$dir" "module karpenter-rs/upstream
+go 1.24
+require sigs.k8s.io/karpenter $UPSTREAM_VERSION
+" go build -trimpath -ldflags "-s -w" -o "$out.tmp" sigs.k8s.io/karpenter/kwok
+  mv "$out.tmp" "$out"
+  echo "$out"
+}
+
 build() {
   command -v go >/dev/null || { log "go is required to build the control plane"; exit 1; }
   mkdir -p "$BIN"
@@ -105,9 +126,10 @@ build() {
 
 case "${1:-}" in
   build) build ;;
+  build-upstream) build_upstream ;;
   bin) echo "$BIN" ;;
   up) shift; source "$ROOT/hack/control-plane-up.sh"; up "${1:-}" ;;
   down) shift; source "$ROOT/hack/control-plane-up.sh"; down "${1:-}" ;;
   restart-apiserver) shift; source "$ROOT/hack/control-plane-up.sh"; restart_apiserver "${1:-}" ;;
-  *) echo "usage: $0 build|bin|up [DIR]|down [DIR]|restart-apiserver [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 build|build-upstream|bin|up [DIR]|down [DIR]|restart-apiserver [DIR]" >&2; exit 2 ;;
 esac

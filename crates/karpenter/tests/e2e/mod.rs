@@ -83,6 +83,11 @@ impl Controller {
         None
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Is it still running?
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -244,6 +249,43 @@ impl Env {
         let child = match child {
             Ok(c) => c,
             Err(e) => panic!("starting the controller: {e}"),
+        };
+        self.controllers.push(Controller {
+            child,
+            metrics_port,
+            health_port,
+            log,
+        });
+        self.controllers.len() - 1
+    }
+
+    /// Start another controller program (upstream's, for the performance comparison):
+    /// `program` with `args`, its ports given to it by `env` pairs; returns its index.
+    pub fn start_program(
+        &mut self,
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        metrics_port: u16,
+        health_port: u16,
+    ) -> usize {
+        let log = self
+            .dir
+            .join(format!("logs/controller-{}.log", self.controllers.len()));
+        let file = match std::fs::File::create(&log) {
+            Ok(f) => f,
+            Err(e) => panic!("{}: {e}", log.display()),
+        };
+        let child = Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("KUBECONFIG", self.kubeconfig())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => panic!("starting {}: {e}", program.display()),
         };
         self.controllers.push(Controller {
             child,

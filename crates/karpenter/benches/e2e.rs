@@ -1,0 +1,473 @@
+//! The end-to-end performance harness (not a test: it prints figures). Upstream's
+//! performance-suite scenarios (reference 7.2) run on the local control plane of
+//! `hack/control-plane.sh`, once with `karpenter controller --cloud-provider kwok` and once
+//! with upstream's own controller and kwok provider (`sigs.k8s.io/karpenter/kwok`, built by
+//! `hack/control-plane.sh build-upstream`), both on upstream's KWOK catalog and the same
+//! KWOKNodeClass NodePool. For each run it prints the time from Deployments created to every
+//! pod bound, the time to consolidate after a scale-in, the controller's peak RSS and average
+//! CPU, and the CPU seconds each control-plane component spent in the scale-out, which says
+//! what limited the figure.
+//!
+//! `cargo bench -p karpenter --bench e2e` runs everything; `PERF_SCENARIOS=basic,20k` and
+//! `PERF_CONTROLLERS=ours,upstream` choose; `PERF_TIMEOUT_S` caps each phase (default 600).
+
+#[path = "../tests/e2e/mod.rs"]
+mod e2e;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::{Env, free_port};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use karpenter_api::{NodeClaim, NodePool};
+use karpenter_kube::kwoknodeclass::KwokNodeClass;
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+
+/// One workload of a scenario: a Deployment of `replicas` pods of `cpu` and `memory`.
+struct Workload {
+    name: &'static str,
+    replicas: i32,
+    scaled_in: i32,
+    cpu: &'static str,
+    memory: &'static str,
+    extra: &'static str,
+}
+
+struct Scenario {
+    name: &'static str,
+    workloads: Vec<Workload>,
+    consolidate: bool,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let w = |name, replicas, scaled_in, cpu, memory, extra| Workload {
+        name,
+        replicas,
+        scaled_in,
+        cpu,
+        memory,
+        extra,
+    };
+    let mut wide = Vec::new();
+    // 20,000 pods over ten shapes: the 20k-pending-pods target of issue 13
+    for (i, (cpu, memory)) in [
+        ("100m", "128Mi"),
+        ("250m", "256Mi"),
+        ("500m", "512Mi"),
+        ("750m", "1Gi"),
+        ("1", "2Gi"),
+        ("100m", "1Gi"),
+        ("250m", "2Gi"),
+        ("500m", "256Mi"),
+        ("1", "512Mi"),
+        ("2", "4Gi"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name: &'static str = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"][i];
+        wide.push(w(name, 2000, 2000, cpu, memory, ""));
+    }
+    vec![
+        Scenario {
+            name: "basic",
+            workloads: vec![
+                w("small", 500, 350, "900m", "3100Mi", ""),
+                w("large", 500, 350, "3500m", "28Gi", ""),
+            ],
+            consolidate: true,
+        },
+        Scenario {
+            name: "hostname-spread",
+            workloads: vec![
+                w(
+                    "small",
+                    500,
+                    350,
+                    "900m",
+                    "3100Mi",
+                    "topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: small}}}]",
+                ),
+                w("large", 500, 350, "3500m", "28Gi", ""),
+            ],
+            consolidate: true,
+        },
+        Scenario {
+            name: "20k",
+            workloads: wide,
+            consolidate: false,
+        },
+    ]
+}
+
+const NODEPOOL: &str = r#"
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      expireAfter: Never
+      requirements:
+        - {key: kubernetes.io/os, operator: In, values: [linux]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+  limits: {cpu: "100000", memory: 100000Gi}
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: Never
+    budgets: [{nodes: "100%"}]
+"#;
+
+fn deployment(w: &Workload) -> String {
+    let extra = if w.extra.is_empty() {
+        String::new()
+    } else {
+        format!("\n      {}", w.extra)
+    };
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: perf}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      terminationGracePeriodSeconds: 0{extra}
+      containers:
+        - name: app
+          image: registry.example/app:1
+          resources: {{requests: {{cpu: "{cpu}", memory: "{memory}"}}}}
+"#,
+        name = w.name,
+        replicas = w.replicas,
+        cpu = w.cpu,
+        memory = w.memory,
+    )
+}
+
+/// CPU seconds (user + system) and peak RSS (kB) of a process, from /proc.
+fn proc_usage(pid: u32) -> Option<(f64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Some((ticks / 100.0, hwm))
+}
+
+/// CPU seconds of every control-plane component (from `$DIR/pids`).
+fn components(dir: &Path) -> BTreeMap<String, f64> {
+    let pids = std::fs::read_to_string(dir.join("pids")).unwrap_or_default();
+    pids.lines()
+        .filter_map(|l| {
+            let (pid, name) = l.split_once(' ')?;
+            let cpu = proc_usage(pid.trim().parse().ok()?)?.0;
+            Some((name.trim().to_string(), cpu))
+        })
+        .collect()
+}
+
+fn count(env: &Env, fields: Option<&str>) -> usize {
+    let api: Api<Pod> = Api::namespaced(env.client.clone(), "perf");
+    let mut lp = ListParams::default().limit(1);
+    if let Some(f) = fields {
+        lp = lp.fields(f);
+    }
+    match env.rt.block_on(api.list(&lp)) {
+        Ok(l) => {
+            l.items.len()
+                + usize::try_from(l.metadata.remaining_item_count.unwrap_or(0)).unwrap_or(0)
+        }
+        Err(_) => usize::MAX,
+    }
+}
+
+fn managed_nodes(env: &Env) -> (usize, usize) {
+    let claims: Vec<NodeClaim> = env.list();
+    let deleting = claims
+        .iter()
+        .filter(|c| c.metadata.deletion_timestamp.is_some())
+        .count();
+    (claims.len(), deleting)
+}
+
+#[derive(Default)]
+struct Figures {
+    pods: usize,
+    scale_out_s: Option<f64>,
+    nodes_out: usize,
+    scale_out_cpu: f64,
+    last_claim_s: Option<f64>,
+    consolidate_s: Option<f64>,
+    nodes_in: usize,
+    consolidate_cpu: f64,
+    peak_rss_mb: f64,
+    components: BTreeMap<String, f64>,
+}
+
+fn upstream_binary() -> Option<PathBuf> {
+    let out = Command::new("bash")
+        .arg(e2e::root().join("hack/control-plane.sh"))
+        .arg("build-upstream")
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
+}
+
+/// Upstream's CRDs that its controller watches beyond ours (NodeOverlay, and whatever else
+/// its kwok chart ships), from the Go module cache the build filled.
+fn upstream_crds(env: &Env) {
+    let version = std::env::var("UPSTREAM_VERSION").unwrap_or_else(|_| "v1.14.1".into());
+    let modcache = Command::new("go")
+        .args(["env", "GOMODCACHE"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let dir =
+        PathBuf::from(modcache).join(format!("sigs.k8s.io/karpenter@{version}/kwok/charts/crds"));
+    let api: Api<CustomResourceDefinition> = Api::all(env.client.clone());
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("perf: no upstream CRDs in {}", dir.display());
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        // ours are installed already (the same v1.14.1 schema), as is the KWOKNodeClass
+        if name.starts_with("karpenter.sh_nodepools")
+            || name.starts_with("karpenter.sh_nodeclaims")
+            || name.contains("kwoknodeclasses")
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let crd: CustomResourceDefinition = match yaml_serde::from_str(&text) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("perf: {name}: {e}");
+                continue;
+            }
+        };
+        let crd_name = crd.metadata.name.clone().unwrap_or_default();
+        let pp = PatchParams::apply("karpenter-rs-perf").force();
+        if let Err(e) = env
+            .rt
+            .block_on(api.patch(&crd_name, &pp, &Patch::Apply(&crd)))
+        {
+            eprintln!("perf: applying {crd_name}: {e}");
+        }
+    }
+    std::thread::sleep(Duration::from_secs(3));
+}
+
+fn run(scenario: &Scenario, upstream: Option<&Path>, timeout: Duration) -> Figures {
+    let mut env = Env::new();
+    env.create::<KwokNodeClass>(
+        "apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata: {name: default}",
+    );
+    env.create::<NodePool>(NODEPOOL);
+    env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: perf}");
+    let c = match upstream {
+        None => env.start_controller(&["--disable-leader-election", "--catalog", "builtin:kwok"]),
+        Some(bin) => {
+            upstream_crds(&env);
+            let (m, h) = (free_port(), free_port());
+            env.start_program(
+                bin,
+                &[],
+                &[
+                    ("DISABLE_LEADER_ELECTION", "true".into()),
+                    ("METRICS_PORT", m.to_string()),
+                    ("HEALTH_PROBE_PORT", h.to_string()),
+                    ("SYSTEM_NAMESPACE", "default".into()),
+                    ("CLUSTER_NAME", "perf".into()),
+                    ("LOG_LEVEL", "info".into()),
+                ],
+                m,
+                h,
+            )
+        }
+    };
+    let pid = env.controller(c).pid();
+    let port = env.controller(c).health_port;
+    let ready_by = Instant::now() + Duration::from_secs(120);
+    while e2e::http_get(port, "/readyz").is_none() && Instant::now() < ready_by {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let want: usize = scenario
+        .workloads
+        .iter()
+        .map(|w| usize::try_from(w.replicas).unwrap_or(0))
+        .sum();
+    let mut f = Figures {
+        pods: want,
+        ..Figures::default()
+    };
+    let cpu0 = proc_usage(pid).map_or(0.0, |u| u.0);
+    let comp0 = components(&env.dir);
+    let started = Instant::now();
+    let started_wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    for w in &scenario.workloads {
+        env.create::<Deployment>(&deployment(w));
+    }
+    while started.elapsed() < timeout {
+        std::thread::sleep(Duration::from_secs(1));
+        if count(&env, None) == want && count(&env, Some("spec.nodeName=")) == 0 {
+            f.scale_out_s = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+    }
+    let took = started.elapsed().as_secs_f64();
+    f.scale_out_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu0) / took;
+    let comp1 = components(&env.dir);
+    f.components = comp1
+        .iter()
+        .map(|(k, v)| (k.clone(), v - comp0.get(k).copied().unwrap_or(0.0)))
+        .collect();
+    f.nodes_out = managed_nodes(&env).0;
+    // the controller's own share: when its last NodeClaim of the scale-out was created
+    let claims: Vec<NodeClaim> = env.list();
+    f.last_claim_s = claims
+        .iter()
+        .filter_map(|c| c.metadata.creation_timestamp.as_ref())
+        .map(|t| (t.0.as_millisecond() - started_wall) as f64 / 1000.0)
+        .max_by(f64::total_cmp);
+    if scenario.consolidate && f.scale_out_s.is_some() {
+        let cpu1 = proc_usage(pid).map_or(0.0, |u| u.0);
+        let started = Instant::now();
+        env.patch_nodepool(
+            "default",
+            serde_json::json!({"spec": {"disruption": {"consolidateAfter": "0s"}}}),
+        );
+        for w in &scenario.workloads {
+            env.scale("perf", w.name, w.scaled_in);
+        }
+        // done when the node count has not moved for 60 s and nothing is being deleted
+        let mut last = (f.nodes_out, Instant::now());
+        while started.elapsed() < timeout {
+            std::thread::sleep(Duration::from_secs(2));
+            let (n, deleting) = managed_nodes(&env);
+            if n != last.0 || deleting > 0 {
+                last = (n, Instant::now());
+            } else if last.1.elapsed() >= Duration::from_secs(60) {
+                f.consolidate_s = Some((last.1 - started).as_secs_f64());
+                break;
+            }
+        }
+        f.nodes_in = last.0;
+        let took = started.elapsed().as_secs_f64();
+        f.consolidate_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu1) / took;
+    }
+    f.peak_rss_mb = proc_usage(pid).map_or(0.0, |u| u.1 as f64 / 1024.0);
+    f
+}
+
+fn secs(v: Option<f64>, timeout: Duration) -> String {
+    v.map_or_else(|| format!(">{}", timeout.as_secs()), |s| format!("{s:.1}"))
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is expected
+    let chosen = |var: &str, default: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_else(|_| default.into())
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let names = chosen("PERF_SCENARIOS", "basic,hostname-spread,20k");
+    let controllers = chosen("PERF_CONTROLLERS", "ours,upstream");
+    let timeout = Duration::from_secs(
+        std::env::var("PERF_TIMEOUT_S")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(600),
+    );
+    let upstream = if controllers.iter().any(|c| c == "upstream") {
+        let bin = upstream_binary();
+        if bin.is_none() {
+            eprintln!("perf: upstream's controller could not be built; running ours only");
+        }
+        bin
+    } else {
+        None
+    };
+    println!(
+        "| scenario | controller | pods | scale-out s | last NodeClaim s | nodes | controller CPU (cores) | consolidation s | nodes after | CPU (cores) | peak RSS MB | CPU s in scale-out: apiserver / scheduler / controller-manager / kwok / etcd |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for s in scenarios()
+        .iter()
+        .filter(|s| names.iter().any(|n| n == s.name))
+    {
+        for who in &controllers {
+            let bin = match who.as_str() {
+                "ours" => None,
+                "upstream" => match &upstream {
+                    Some(b) => Some(b.as_path()),
+                    None => continue,
+                },
+                other => {
+                    eprintln!("perf: unknown controller {other:?}");
+                    continue;
+                }
+            };
+            let f = run(s, bin, timeout);
+            let comp = |k: &str| f.components.get(k).copied().unwrap_or(0.0);
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",
+                s.name,
+                who,
+                f.pods,
+                secs(f.scale_out_s, timeout),
+                f.last_claim_s.map_or("-".into(), |s| format!("{s:.1}")),
+                f.nodes_out,
+                f.scale_out_cpu,
+                if s.consolidate {
+                    secs(f.consolidate_s, timeout)
+                } else {
+                    "-".into()
+                },
+                if s.consolidate {
+                    f.nodes_in.to_string()
+                } else {
+                    "-".into()
+                },
+                f.consolidate_cpu,
+                f.peak_rss_mb,
+                comp("kube-apiserver"),
+                comp("kube-scheduler"),
+                comp("kube-controller-manager"),
+                comp("kwok"),
+                comp("etcd"),
+            );
+        }
+    }
+}
