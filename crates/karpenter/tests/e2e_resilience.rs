@@ -135,13 +135,17 @@ fn with_two_replicas_exactly_one_leads_and_the_other_takes_over() {
         all_running(env, "web", 4)
     });
     let claims = env.nodeclaims().len() as f64;
-    assert_eq!(
-        metric(
-            &env.controller(lead).metrics(),
-            "karpenter_nodeclaims_created_total"
-        ),
-        claims
-    );
+    // the leader's metrics are updated at the end of the pass whose writes created the claims
+    let leader_port = env.controller(lead).metrics_port;
+    env.wait("the leader's metrics", MINUTE, |_| {
+        let text = e2e::http_get(leader_port, "/metrics").unwrap_or_default();
+        let created = metric(&text, "karpenter_nodeclaims_created_total");
+        if created == claims {
+            Ok(())
+        } else {
+            Err(format!("{created} created, {claims} NodeClaims"))
+        }
+    });
     assert_eq!(
         metric(
             &env.controller(follow).metrics(),
