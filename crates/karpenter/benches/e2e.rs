@@ -125,33 +125,7 @@ spec:
 "#;
 
 fn deployment(w: &Workload) -> String {
-    let extra = if w.extra.is_empty() {
-        String::new()
-    } else {
-        format!("\n      {}", w.extra)
-    };
-    format!(
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: {name}, namespace: perf}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      terminationGracePeriodSeconds: 0{extra}
-      containers:
-        - name: app
-          image: registry.example/app:1
-          resources: {{requests: {{cpu: "{cpu}", memory: "{memory}"}}}}
-"#,
-        name = w.name,
-        replicas = w.replicas,
-        cpu = w.cpu,
-        memory = w.memory,
-    )
+    e2e::deployment_with("perf", w.name, w.replicas, w.cpu, w.memory, w.extra)
 }
 
 /// CPU seconds (user + system) and peak RSS (kB) of a process, from /proc.

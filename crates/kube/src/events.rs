@@ -63,41 +63,10 @@ pub fn reference(object: &str, objects: &Objects) -> Option<ObjectReference> {
         None => (None, first.to_string()),
     };
     let (api_version, uid) = match kind {
-        "Pod" => (
-            "v1",
-            objects
-                .pods
-                .iter()
-                .find(|p| {
-                    p.metadata.name.as_deref() == Some(name.as_str())
-                        && p.metadata.namespace == namespace
-                })
-                .and_then(|p| p.metadata.uid.clone()),
-        ),
-        "Node" => (
-            "v1",
-            objects
-                .nodes
-                .iter()
-                .find(|n| n.metadata.name.as_deref() == Some(name.as_str()))
-                .and_then(|n| n.metadata.uid.clone()),
-        ),
-        "NodeClaim" => (
-            "karpenter.sh/v1",
-            objects
-                .nodeclaims
-                .iter()
-                .find(|c| c.metadata.name.as_deref() == Some(name.as_str()))
-                .and_then(|c| c.metadata.uid.clone()),
-        ),
-        "NodePool" => (
-            "karpenter.sh/v1",
-            objects
-                .nodepools
-                .iter()
-                .find(|p| p.metadata.name.as_deref() == Some(name.as_str()))
-                .and_then(|p| p.metadata.uid.clone()),
-        ),
+        "Pod" => ("v1", uid_of(&objects.pods, namespace.as_deref(), &name)),
+        "Node" => ("v1", uid_of(&objects.nodes, None, &name)),
+        "NodeClaim" => ("karpenter.sh/v1", uid_of(&objects.nodeclaims, None, &name)),
+        "NodePool" => ("karpenter.sh/v1", uid_of(&objects.nodepools, None, &name)),
         _ => return None,
     };
     Some(ObjectReference {
@@ -114,6 +83,19 @@ pub fn reference(object: &str, objects: &Objects) -> Option<ObjectReference> {
 /// same pass) waits for it, so the Event carries the object's UID; after that it is posted
 /// without.
 pub const WAIT_FOR_OBJECT_MS: Time = 30 * 1000;
+
+/// The UID of the cached object `namespace/name` (cluster-scoped: `namespace` None).
+fn uid_of<K: kube::Resource>(
+    items: &[std::sync::Arc<K>],
+    namespace: Option<&str>,
+    name: &str,
+) -> Option<String> {
+    items
+        .iter()
+        .map(|o| o.meta())
+        .find(|m| m.name.as_deref() == Some(name) && m.namespace.as_deref() == namespace)
+        .and_then(|m| m.uid.clone())
+}
 
 /// Event objects of `events` not posted in the last two minutes, at most [`MAX_PER_PASS`];
 /// remembers what it returns. Events on objects it cannot name are skipped.

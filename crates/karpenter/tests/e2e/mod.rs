@@ -226,37 +226,26 @@ impl Env {
     /// Start a controller with `args` added; returns its index.
     pub fn start_controller(&mut self, args: &[&str]) -> usize {
         let (metrics_port, health_port) = (free_port(), free_port());
-        let log = self
-            .dir
-            .join(format!("logs/controller-{}.log", self.controllers.len()));
-        let file = match std::fs::File::create(&log) {
-            Ok(f) => f,
-            Err(e) => panic!("{}: {e}", log.display()),
-        };
-        let child = Command::new(env!("CARGO_BIN_EXE_karpenter"))
-            .arg("controller")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args(["--metrics-port", &metrics_port.to_string()])
-            .args(["--health-probe-port", &health_port.to_string()])
-            .args(["--leader-election-namespace", "default"])
-            .args(args)
-            .env("LOG_LEVEL", "debug")
-            .env("HOSTNAME", format!("replica-{}", self.controllers.len()))
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) => panic!("starting the controller: {e}"),
-        };
-        self.controllers.push(Controller {
-            child,
-            metrics_port,
-            health_port,
-            log,
-        });
-        self.controllers.len() - 1
+        let (metrics, health) = (metrics_port.to_string(), health_port.to_string());
+        let kubeconfig = self.kubeconfig().to_string_lossy().to_string();
+        let mut all = vec![
+            "controller",
+            "--kubeconfig",
+            &kubeconfig,
+            "--metrics-port",
+            &metrics,
+            "--health-probe-port",
+            &health,
+            "--leader-election-namespace",
+            "default",
+        ];
+        all.extend_from_slice(args);
+        let env = [
+            ("LOG_LEVEL", "debug".to_string()),
+            ("HOSTNAME", format!("replica-{}", self.controllers.len())),
+        ];
+        let program = PathBuf::from(env!("CARGO_BIN_EXE_karpenter"));
+        self.start_program(&program, &all, &env, metrics_port, health_port)
     }
 
     /// Start another controller program (upstream's, for the performance comparison):
@@ -492,9 +481,25 @@ spec:
     )
 }
 
-/// A Deployment of `replicas` pods requesting `cpu` and `memory`, with extra pod
-/// annotations (YAML flow map entries, may be empty).
+/// A Deployment of `replicas` pods requesting `cpu` and `memory`.
 pub fn deployment(ns: &str, name: &str, replicas: i32, cpu: &str, memory: &str) -> String {
+    deployment_with(ns, name, replicas, cpu, memory, "")
+}
+
+/// [`deployment`] with `extra`, one more line of the pod spec (YAML, may be empty).
+pub fn deployment_with(
+    ns: &str,
+    name: &str,
+    replicas: i32,
+    cpu: &str,
+    memory: &str,
+    extra: &str,
+) -> String {
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("\n      {extra}")
+    };
     format!(
         r#"
 apiVersion: apps/v1
@@ -506,7 +511,7 @@ spec:
   template:
     metadata: {{labels: {{app: {name}}}}}
     spec:
-      terminationGracePeriodSeconds: 0
+      terminationGracePeriodSeconds: 0{extra}
       containers:
         - name: app
           image: registry.example/app:1
