@@ -16,6 +16,7 @@ pub mod kwoknodeclass;
 pub mod lease;
 pub mod log;
 pub mod metrics;
+pub mod ratelimit;
 pub mod run;
 pub mod status;
 pub mod translate;

@@ -21,6 +21,7 @@ use crate::cache::Cache;
 use crate::kwok::{KwokCloud, KwokOptions};
 use crate::lease::Election;
 use crate::metrics::Metrics;
+use crate::ratelimit::{RateLimitLayer, RateLimiter};
 use crate::translate::{Objects, Translator};
 use crate::writer::Writer;
 use crate::{http, log, status};
@@ -40,9 +41,9 @@ pub struct Settings {
     pub spot_to_spot: bool,
     /// `PREFERENCE_POLICY` and `MIN_VALUES_POLICY`.
     pub options: Options,
-    /// `KUBE_CLIENT_QPS` (recorded; kube-rs has no client-side limiter to apply it to).
+    /// `KUBE_CLIENT_QPS`: requests a second the client sends at most (0: no limit).
     pub kube_qps: u32,
-    /// `KUBE_CLIENT_BURST`.
+    /// `KUBE_CLIENT_BURST`: requests sent at once before the rate applies.
     pub kube_burst: u32,
     /// `METRICS_PORT`.
     pub metrics_port: u16,
@@ -98,7 +99,11 @@ async fn client(settings: &Settings) -> Result<Client, RunError> {
     // PodDisruptionBudget refuses answers 429, and the pass must go on (it asks again in the
     // next pass), so the loop does its own retrying
     config.default_retry = false;
-    Client::try_from(config).map_err(|e| RunError::Config(e.to_string()))
+    // client-go's client-side limiter: every request waits for a token
+    let limiter = RateLimiter::new(settings.kube_qps, settings.kube_burst);
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    Ok(builder.with_layer(&RateLimitLayer(limiter)).build())
 }
 
 /// Run the controller until SIGTERM or SIGINT (or a lost lease). Blocks the calling thread.
