@@ -150,6 +150,16 @@ pub enum CloudError {
 pub trait CloudProvider {
     /// Launch one instance for `request`.
     fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError>;
+    /// Launch an instance for each request, answering in the requests' order. One by one
+    /// unless a provider can launch several at once (the KWOK provider creates its Nodes
+    /// concurrently); launches are independent, so the answers are those of `create`.
+    fn create_all(
+        &mut self,
+        requests: &[LaunchRequest],
+        now: Time,
+    ) -> Vec<Result<Instance, CloudError>> {
+        requests.iter().map(|r| self.create(r, now)).collect()
+    }
     /// Terminate an instance; `NotFound` once it is gone.
     fn delete(&mut self, provider_id: &str, now: Time) -> Result<(), CloudError>;
     /// One instance.

@@ -25,24 +25,23 @@ pub fn launch<C: CloudProvider>(
     now: Time,
     recorder: &mut Recorder,
 ) {
-    let todo: Vec<String> = state
+    // one request a claim, launched together (a provider may launch them concurrently)
+    let requests: Vec<LaunchRequest> = state
         .claims()
         .values()
         .filter(|c| c.launched.is_none() && c.deleting_since.is_none())
-        .map(|c| c.name.clone())
-        .collect();
-    for name in todo {
-        let Some(c) = state.claims().get(&name) else {
-            continue;
-        };
-        let request = LaunchRequest {
+        .map(|c| LaunchRequest {
             claim: c.name.clone(),
             node_pool: c.node_pool.clone(),
             requirements: c.requirements.clone(),
             instance_types: c.instance_types.clone(),
-        };
-        let pool = c.node_pool.clone();
-        match cloud.create(&request, now) {
+        })
+        .collect();
+    let answers = cloud.create_all(&requests, now);
+    for (request, answer) in requests.iter().zip(answers) {
+        let name = request.claim.clone();
+        let pool = request.node_pool.clone();
+        match answer {
             Ok(i) => {
                 recorder.count(
                     "karpenter_nodeclaims_launched_total",

@@ -67,6 +67,13 @@ impl<C: CloudProvider> CloudProvider for WithDrift<'_, C> {
     fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
         self.inner.create(request, now)
     }
+    fn create_all(
+        &mut self,
+        requests: &[LaunchRequest],
+        now: Time,
+    ) -> Vec<Result<Instance, CloudError>> {
+        self.inner.create_all(requests, now)
+    }
     fn delete(&mut self, provider_id: &str, now: Time) -> Result<(), CloudError> {
         self.inner.delete(provider_id, now)
     }

@@ -186,11 +186,20 @@ async fn create_node(client: Client, node: Node) -> Result<(), CloudError> {
     }
 }
 
-impl CloudProvider for KwokCloud {
-    fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
+/// Nodes created at once by one `create_all` (the client's rate limiter paces them).
+const CONCURRENT_CREATES: usize = 32;
+
+impl KwokCloud {
+    /// The instance for `request`: the one that already exists, or a new one (offering
+    /// chosen, not yet created) with `true`.
+    fn choose(
+        &mut self,
+        request: &LaunchRequest,
+        now: Time,
+    ) -> Result<(Instance, bool), CloudError> {
         let provider_id = format!("{PROVIDER_PREFIX}{}", request.claim);
         if let Ok(existing) = self.get(&provider_id) {
-            return Ok(existing);
+            return Ok((existing, false));
         }
         let ice = &self.ice;
         let not_iced = |t: &InstanceType, o: &karpenter_model::Offering| !ice.is_iced(t, o, now);
@@ -223,7 +232,7 @@ impl CloudProvider for KwokCloud {
             });
         };
         let instance = Instance {
-            provider_id: provider_id.clone(),
+            provider_id,
             claim: request.claim.clone(),
             node_pool: request.node_pool.clone(),
             instance_type: t.name.clone(),
@@ -237,21 +246,72 @@ impl CloudProvider for KwokCloud {
             capacity: t.capacity.clone(),
             allocatable: t.allocatable(),
         };
-        let node = Self::node_object(&instance);
-        let client = self.client.clone();
-        if self.options.launch_delay.is_zero() {
-            self.handle.block_on(create_node(client, node))?;
+        Ok((instance, true))
+    }
+}
+
+impl CloudProvider for KwokCloud {
+    fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
+        self.create_all(std::slice::from_ref(request), now)
+            .pop()
+            .unwrap_or_else(|| Err(CloudError::Other("no answer for the launch".into())))
+    }
+
+    /// Offerings are chosen one after another (a capacity error marks offerings for the
+    /// next request), then the new Nodes are created concurrently.
+    fn create_all(
+        &mut self,
+        requests: &[LaunchRequest],
+        now: Time,
+    ) -> Vec<Result<Instance, CloudError>> {
+        let chosen: Vec<Result<(Instance, bool), CloudError>> =
+            requests.iter().map(|r| self.choose(r, now)).collect();
+        let to_create: Vec<Node> = chosen
+            .iter()
+            .filter_map(|c| match c {
+                Ok((i, true)) => Some(Self::node_object(i)),
+                _ => None,
+            })
+            .collect();
+        let mut created: std::vec::IntoIter<Result<(), CloudError>> = if to_create.is_empty() {
+            Vec::new().into_iter()
+        } else if self.options.launch_delay.is_zero() {
+            use futures::StreamExt;
+            let client = self.client.clone();
+            let creates = futures::stream::iter(to_create)
+                .map(|node| create_node(client.clone(), node))
+                .buffered(CONCURRENT_CREATES)
+                .collect::<Vec<_>>();
+            self.handle.block_on(creates).into_iter()
         } else {
-            let delay = self.options.launch_delay;
-            self.handle.spawn(async move {
-                tokio::time::sleep(delay).await;
-                if let Err(e) = create_node(client, node).await {
-                    crate::log::warn("KwokCloud", &e.to_string());
+            // a booting instance: the Node appears after the delay, failures are logged
+            // (the claim's registration timeout covers a Node that never comes)
+            let n = to_create.len();
+            for node in to_create {
+                let (client, delay) = (self.client.clone(), self.options.launch_delay);
+                self.handle.spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    if let Err(e) = create_node(client, node).await {
+                        crate::log::warn("KwokCloud", &e.to_string());
+                    }
+                });
+            }
+            vec![Ok(()); n].into_iter()
+        };
+        chosen
+            .into_iter()
+            .map(|c| {
+                let (instance, new) = c?;
+                if new {
+                    created.next().unwrap_or_else(|| {
+                        Err(CloudError::Other("no answer for the launch".into()))
+                    })?;
+                    self.created
+                        .insert(instance.provider_id.clone(), instance.clone());
                 }
-            });
-        }
-        self.created.insert(provider_id, instance.clone());
-        Ok(instance)
+                Ok(instance)
+            })
+            .collect()
     }
 
     fn delete(&mut self, provider_id: &str, _now: Time) -> Result<(), CloudError> {

@@ -51,6 +51,9 @@ pub struct Outcome {
     pub refused: u64,
 }
 
+/// Lanes of writes in flight at once (each lane is one object's writes, in order).
+pub const LANES: usize = 64;
+
 /// How long one write may take before the pass gives up on it (the next pass retries).
 const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -61,10 +64,33 @@ impl Writer {
         Writer { client, cache }
     }
 
-    /// Send `writes` in order. `objects` is what the pass read (owners, UIDs, finalizers).
+    /// Send `writes`. `objects` is what the pass read (owners, UIDs, finalizers).
+    ///
+    /// Writes about one object form a lane and go in the journal's order; a lane stops at
+    /// its first failure (what follows depended on it, and the next pass decides again).
+    /// Lanes are independent of each other and run concurrently, at most [`LANES`] at once;
+    /// the client's rate limiter (`KUBE_CLIENT_QPS`, `KUBE_CLIENT_BURST`) paces them.
     pub async fn apply(&self, writes: Vec<Write>, objects: &Objects, now: Time) -> Outcome {
+        use futures::StreamExt;
+        let lanes = lanes(writes);
+        let outcomes: Vec<Outcome> = futures::stream::iter(lanes)
+            .map(|lane| self.lane(lane, objects, now))
+            .buffer_unordered(LANES)
+            .collect()
+            .await;
+        outcomes
+            .into_iter()
+            .fold(Outcome::default(), |a, b| Outcome {
+                done: a.done + b.done,
+                failed: a.failed + b.failed,
+                refused: a.refused + b.refused,
+            })
+    }
+
+    async fn lane(&self, lane: Vec<Write>, objects: &Objects, now: Time) -> Outcome {
         let mut out = Outcome::default();
-        for w in writes {
+        let total = lane.len() as u64;
+        for (i, w) in lane.into_iter().enumerate() {
             let (object, result) =
                 match tokio::time::timeout(WRITE_TIMEOUT, self.one(&w, objects, now, &mut out))
                     .await
@@ -75,8 +101,17 @@ impl Writer {
             match result {
                 Ok(()) => out.done += 1,
                 Err(e) => {
-                    out.failed += 1;
-                    log::warn(&object, &e);
+                    let skipped = total - i as u64 - 1;
+                    out.failed += 1 + skipped;
+                    if skipped > 0 {
+                        log::warn(
+                            &object,
+                            &format!("{e} ({skipped} later write(s) of it left to the next pass)"),
+                        );
+                    } else {
+                        log::warn(&object, &e);
+                    }
+                    break;
                 }
             }
         }
@@ -315,6 +350,21 @@ impl Writer {
             .map(|_| ())
             .or_else(not_found_ok)
     }
+}
+
+/// `writes` grouped by the object they are about, each group in the journal's order, the
+/// groups in the order of their first write.
+pub fn lanes(writes: Vec<Write>) -> Vec<Vec<Write>> {
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut out: Vec<Vec<Write>> = Vec::new();
+    for w in writes {
+        let i = *index.entry(w.subject()).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[i].push(w);
+    }
+    out
 }
 
 fn split(id: &str) -> (&str, &str) {
