@@ -3,7 +3,8 @@
 //! the limits still left (reference 2.11, pessimistic: every new NodeClaim takes the largest
 //! capacity among its candidate types).
 
-use karpenter_model::{Effect, Requirements};
+use karpenter_model::wellknown::labels;
+use karpenter_model::{Effect, Op, Requirement, Requirements};
 
 use crate::dense::{Bitset, ResourceNames, Vector};
 use crate::input::{HostPort, Input, Pool};
@@ -61,13 +62,19 @@ pub fn build(input: &Input, names: &ResourceNames, types: &mut Types<'_>) -> Vec
             }
             let mut daemon = vec![vec![0; dims]; n];
             let mut daemon_ports = vec![Vec::new(); n];
+            // a node of the pool will carry these once it has joined, and DaemonSets
+            // selecting them will run there (upstream adds them for this check only)
+            let mut joined = pool.requirements.clone();
+            for key in [labels::REGISTERED, labels::INITIALIZED] {
+                joined.add(&Requirement::new(key, Op::In, ["true"]));
+            }
             for ds in &input.daemonsets {
                 if !tolerates(&pool.taints, &ds.tolerations, true) {
                     continue;
                 }
                 let mut on = Bitset::new(n);
                 for alt in alternatives(&ds.node_selector, &ds.required_terms) {
-                    if !pool.requirements.compatible_ok(&alt, well_known) {
+                    if !joined.compatible_ok(&alt, well_known) {
                         continue;
                     }
                     let mut merged = pool.requirements.clone();
@@ -82,13 +89,21 @@ pub fn build(input: &Input, names: &ResourceNames, types: &mut Types<'_>) -> Vec
                     daemon_ports[i].extend(ds.host_ports.iter().cloned());
                 }
             }
-            let eff = (0..n)
+            let eff: Vec<Vector> = (0..n)
                 .map(|i| {
                     let mut v = types.base.alloc[i].clone();
                     crate::dense::sub(&mut v, &daemon[i]);
                     v
                 })
                 .collect();
+            // a type is eligible only if the overhead fits its allocatable in every
+            // resource, also in those a pod does not request (upstream fits the pod's
+            // requests plus the overhead as one list)
+            for i in allowed.clone().iter() {
+                if eff[i].iter().any(|q| *q < 0) {
+                    allowed.remove(i);
+                }
+            }
             let mut state = PoolState {
                 types: allowed,
                 eff,

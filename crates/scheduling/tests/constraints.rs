@@ -137,6 +137,90 @@ fn daemonset_overhead_picks_a_larger_type() {
 }
 
 #[test]
+fn a_type_is_eligible_only_if_the_daemonset_overhead_fits_in_every_resource() {
+    // the agent asks for a resource the pod does not: types without it cannot host the
+    // agent, so the pod goes to the one type that has it, however large (upstream fits the
+    // pod's requests plus the overhead as one list against allocatable)
+    let mut i = input(vec![pod("p", "500m", "512Mi")], vec![pool("default")], 4);
+    i.instance_types = std::sync::Arc::new({
+        let mut types = catalog(4);
+        types[3]
+            .capacity
+            .insert("example.com/dongle".into(), Quantity::from_units(1));
+        types
+    });
+    let mut ds_requests = res("100m", "100Mi");
+    ds_requests.insert("example.com/dongle".into(), Quantity::from_units(1));
+    i.daemonsets.push(DaemonSet {
+        name: "kube-system/dongle-agent".into(),
+        requests: ds_requests,
+        ..DaemonSet::default()
+    });
+    let plan = solve(&i);
+    assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+    assert_eq!(plan.claims[0].instance_types, vec!["t-004".to_string()]);
+    // no type has the resource: nothing fits, the pod stays pending
+    i.instance_types = std::sync::Arc::new(catalog(4));
+    let plan = solve(&i);
+    assert!(plan.claims.is_empty());
+    assert_eq!(plan.unschedulable.len(), 1);
+}
+
+#[test]
+fn daemonsets_selecting_registered_or_initialized_nodes_count_on_new_claims() {
+    let mut i = input(vec![pod("p", "1800m", "1Gi")], vec![pool("default")], 4);
+    let mut ds_requests = res("500m", "100Mi");
+    ds_requests.insert("pods".into(), Quantity::from_units(1));
+    for (name, key) in [
+        ("kube-system/registered", "karpenter.sh/registered"),
+        ("kube-system/initialized", "karpenter.sh/initialized"),
+    ] {
+        i.daemonsets.push(DaemonSet {
+            name: name.into(),
+            requests: ds_requests.clone(),
+            node_selector: reqs(&[(key, Op::In, &["true"])]),
+            ..DaemonSet::default()
+        });
+    }
+    let plan = solve(&i);
+    // 1.8 + 2 x 0.5 CPU: both agents will run once the node joins
+    assert_eq!(plan.claims[0].instance_types[0], "t-003");
+    assert_eq!(plan.claims[0].requests.get("cpu"), Some(&q("2800m")));
+    // the labels are assumed for the DaemonSet check only, never put on the claim
+    for key in ["karpenter.sh/registered", "karpenter.sh/initialized"] {
+        assert!(
+            plan.claims[0].requirements.iter().all(|r| r.key != key),
+            "{key} on the claim"
+        );
+        assert!(!plan.claims[0].labels.contains_key(key), "{key} labelled");
+    }
+    // one selecting nodes that have not joined runs nowhere new
+    i.daemonsets = vec![DaemonSet {
+        name: "kube-system/early".into(),
+        requests: ds_requests,
+        node_selector: reqs(&[("karpenter.sh/registered", Op::DoesNotExist, &[])]),
+        ..DaemonSet::default()
+    }];
+    let plan = solve(&i);
+    assert_eq!(plan.claims[0].requests.get("cpu"), Some(&q("1800m")));
+}
+
+#[test]
+fn a_settling_node_takes_pending_pods_but_not_moved_ones() {
+    let mut i = input(vec![pod("p", "1", "1Gi")], vec![pool("default")], 4);
+    let mut n = node("settling", "a", "4", "8Gi");
+    n.settling = true;
+    i.existing.push(n);
+    let plan = solve(&i);
+    assert!(plan.claims.is_empty(), "a pending pod goes onto it");
+    assert_eq!(plan.existing[0].pods, vec!["default/p".to_string()]);
+    i.pods[0].moving = true;
+    let plan = solve(&i);
+    assert!(plan.existing.iter().all(|n| n.pods.is_empty()), "{plan:?}");
+    assert_eq!(plan.claims.len(), 1, "a moved pod needs other capacity");
+}
+
+#[test]
 fn host_ports_conflict_per_node() {
     let port = HostPort {
         protocol: "TCP".into(),
