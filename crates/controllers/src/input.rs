@@ -43,6 +43,21 @@ pub fn node_removing(state: &ClusterState, node: &str) -> bool {
             .is_some_and(|c| c.deleting_since.is_some() || c.disruption.is_some())
 }
 
+/// Can the pod be evicted at all: no `karpenter.sh/do-not-disrupt`, at most one
+/// PodDisruptionBudget, and none that blocks every eviction (upstream re-plans a deleting
+/// node's pods only then; a budget merely exhausted now opens once replacements run).
+pub fn evictable(state: &ClusterState, p: &PodState) -> bool {
+    if p.do_not_disrupt {
+        return false;
+    }
+    let mut covering = state.pdbs_of(p);
+    match (covering.next(), covering.next()) {
+        (None, _) => true,
+        (Some(b), None) => !b.fully_blocking(),
+        (Some(_), Some(_)) => false,
+    }
+}
+
 /// Existing capacity and the pods bound to it. `skip` names nodes (or in-flight claims) to
 /// leave out, as a consolidation simulation removes its candidates. Reschedulable pods of
 /// nodes being removed are returned as the third element, to be placed again.
@@ -59,10 +74,14 @@ pub fn existing<'s>(
         let leaving = skip.contains(&n.name);
         let initialized = claim.map_or(n.ready, |c| c.initialized_at.is_some());
         let startup: &[karpenter_model::Taint] = claim.map_or(&[], |c| &c.startup_taints);
+        // a joining node is planned as it will be: without its startup and known
+        // ephemeral taints (upstream's StateNode.Taints)
         let node_taints = n
             .taints
             .iter()
-            .filter(|t| initialized || !startup.contains(t))
+            .filter(|t| {
+                initialized || !(t.is_known_ephemeral() || startup.iter().any(|s| s.matches(t)))
+            })
             .filter(|t| t.key != taints::UNREGISTERED_KEY)
             .cloned()
             .collect();
@@ -70,7 +89,11 @@ pub fn existing<'s>(
         let index = nodes.len();
         for p in state.pods_on(&n.name) {
             if removing || leaving {
-                displaced.push(p);
+                // a simulation's candidate moves every pod; a node being removed only those
+                // that can leave (the others keep their place until the drain's deadline)
+                if leaving || evictable(state, p) {
+                    displaced.push(p);
+                }
                 continue;
             }
             for (k, q) in &p.spec.requests {

@@ -56,6 +56,17 @@ impl Pdb {
         self.namespace == namespace && self.selector.matches(labels)
     }
 
+    /// Does the budget block every eviction whatever the pods' health (`maxUnavailable: 0`
+    /// or `0%`, `minAvailable: 100%`)? Upstream plans the pods of a deleting node again only
+    /// if no such budget covers them: a budget that allows nothing now may allow an
+    /// eviction once replacements run, a fully blocking one never does.
+    pub fn fully_blocking(&self) -> bool {
+        matches!(
+            self.max_unavailable,
+            Some(IntOrPercent::Int(0) | IntOrPercent::Percent(0))
+        ) || matches!(self.min_available, Some(IntOrPercent::Percent(p)) if p >= 100)
+    }
+
     /// `status.disruptionsAllowed` as the disruption controller of Kubernetes computes it:
     /// healthy pods less what the budget keeps of the `expected` ones, never negative.
     pub fn allowed(&self, expected: i32, healthy: i32) -> i32 {
@@ -65,5 +76,33 @@ impl Pdb {
             (None, None) => 0,
         };
         (healthy - keep).max(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pdb(min: Option<&str>, max: Option<&str>) -> Pdb {
+        Pdb {
+            id: "ns/b".into(),
+            namespace: "ns".into(),
+            selector: LabelSelector::default(),
+            min_available: min.and_then(IntOrPercent::parse),
+            max_unavailable: max.and_then(IntOrPercent::parse),
+        }
+    }
+
+    #[test]
+    fn fully_blocking_budgets_are_those_no_health_can_open() {
+        assert!(pdb(None, Some("0")).fully_blocking());
+        assert!(pdb(None, Some("0%")).fully_blocking());
+        assert!(pdb(Some("100%"), None).fully_blocking());
+        // these allow evictions once enough pods are healthy
+        assert!(!pdb(None, Some("1")).fully_blocking());
+        assert!(!pdb(None, Some("10%")).fully_blocking());
+        assert!(!pdb(Some("99%"), None).fully_blocking());
+        assert!(!pdb(Some("3"), None).fully_blocking());
+        assert!(!pdb(None, None).fully_blocking());
     }
 }

@@ -93,9 +93,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         print_errors(&lines, "validating manifests");
         return Ok(ExitCode::FAILURE);
     }
+    // the clock of do-not-disrupt durations (and, with --disruption, of the decision)
+    let clock = crate::disruption_cmd::now(args.now.as_deref())?;
     let (now, gates) = if args.disruption {
         (
-            Some(crate::disruption_cmd::now(args.now.as_deref())?),
+            Some(clock),
             crate::disruption_cmd::feature_gates(args.feature_gates.as_deref())?,
         )
     } else {
@@ -104,7 +106,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let catalog = karpenter_catalog::load(&args.catalog, &AwsSettings::default())
         .with_context(|| format!("loading catalog {}", args.catalog))?;
     let cluster = match snapshot::Cluster::new(manifests.iter().map(|m| &m.object)) {
-        Ok(c) => c,
+        Ok(c) => snapshot::Cluster {
+            now: Some(clock),
+            ..c
+        },
         Err(errors) => {
             print_errors(&errors, "reading the cluster");
             return Ok(ExitCode::FAILURE);
@@ -130,7 +135,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             }
         };
         match args.output {
-            Output::Json => println!(
+            Output::Json => outln!(
                 "{}",
                 serde_json::to_string_pretty(&crate::disruption_cmd::to_json(&decision))?
             ),
@@ -151,7 +156,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     match args.output {
         Output::Json => {
             let v = to_json(&plan, input.pods.len(), duration_ms);
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&v)?);
         }
         Output::Table => print_table(&plan, input.pods.len(), duration_ms),
     }
@@ -192,12 +197,18 @@ pub fn to_json(plan: &Plan, pods: usize, duration_ms: f64) -> Value {
 
 fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
     if !plan.claims.is_empty() {
-        println!(
+        outln!(
             "{:<20} {:<22} {:<14} {:<10} {:>6} {:>10} {:>8}",
-            "NODEPOOL", "INSTANCE TYPE", "ZONE", "CAPACITY", "PODS", "PRICE/H", "OPTIONS"
+            "NODEPOOL",
+            "INSTANCE TYPE",
+            "ZONE",
+            "CAPACITY",
+            "PODS",
+            "PRICE/H",
+            "OPTIONS"
         );
         for c in plan.claims.iter().take(MAX_ROWS) {
-            println!(
+            outln!(
                 "{:<20} {:<22} {:<14} {:<10} {:>6} {:>10.4} {:>8}",
                 c.node_pool,
                 c.instance_types.first().map_or("-", String::as_str),
@@ -209,16 +220,16 @@ fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
             );
         }
         if plan.claims.len() > MAX_ROWS {
-            println!(
+            outln!(
                 "... and {} more NodeClaims (-o json lists all)",
                 plan.claims.len() - MAX_ROWS
             );
         }
-        println!();
+        outln!();
     }
     let on_existing: usize = plan.existing.iter().map(|n| n.pods.len()).sum();
-    println!("pods:            {pods} pending, solved in {duration_ms:.1} ms");
-    println!(
+    outln!("pods:            {pods} pending, solved in {duration_ms:.1} ms");
+    outln!(
         "existing nodes:  {on_existing} pods onto {} nodes",
         plan.existing.len()
     );
@@ -231,13 +242,13 @@ fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "new NodeClaims:  {} for {} pods, ${cost:.4}/h (lower bound ${:.4}/h{gap})",
         plan.claims.len(),
         plan.claims.iter().map(|c| c.pods.len()).sum::<usize>(),
         plan.lower_bound
     );
-    println!("unschedulable:   {}", plan.unschedulable.len());
+    outln!("unschedulable:   {}", plan.unschedulable.len());
     let mut grouped: std::collections::BTreeMap<&str, Vec<&str>> =
         std::collections::BTreeMap::new();
     for u in &plan.unschedulable {
@@ -250,7 +261,7 @@ fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
         } else {
             String::new()
         };
-        println!("  {} pod(s): {}{more}", pods.len(), shown.join(", "));
-        println!("    {reason}");
+        outln!("  {} pod(s): {}{more}", pods.len(), shown.join(", "));
+        outln!("    {reason}");
     }
 }

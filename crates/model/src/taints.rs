@@ -43,6 +43,21 @@ pub struct Taint {
     pub effect: Effect,
 }
 
+impl Taint {
+    /// Same key and effect (upstream's `MatchTaint`: the value does not matter).
+    pub fn matches(&self, other: &Taint) -> bool {
+        self.key == other.key && self.effect == other.effect
+    }
+
+    /// One of the taints a node carries only while it starts (upstream's known ephemeral
+    /// taints: not-ready, unreachable, cloud-provider uninitialized, unregistered).
+    pub fn is_known_ephemeral(&self) -> bool {
+        crate::wellknown::taints::KNOWN_EPHEMERAL
+            .iter()
+            .any(|(key, _, effect)| self.key == *key && self.effect.as_str() == *effect)
+    }
+}
+
 /// A pod toleration.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Toleration {

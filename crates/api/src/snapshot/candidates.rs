@@ -59,8 +59,9 @@ fn claim_condition(claim: &NodeClaim, type_: &str) -> Option<Option<Time>> {
 }
 
 /// A pod's `karpenter.sh/do-not-disrupt`: `"true"`, or a duration that protects it until
-/// its age (from `status.startTime`) exceeds it; anything else is ignored, as upstream.
-fn do_not_disrupt(pod: &Pod, now: Time) -> Option<String> {
+/// its age (from `status.startTime`) exceeds it (always, when `now` is unknown); anything
+/// else is ignored, as upstream.
+pub(super) fn do_not_disrupt(pod: &Pod, now: Option<Time>) -> Option<String> {
     let value = pod
         .metadata
         .annotations
@@ -80,7 +81,7 @@ fn do_not_disrupt(pod: &Pod, now: Time) -> Option<String> {
         .or(pod.metadata.creation_timestamp.as_ref())
         .map(ms)?;
     let until = started + karpenter_model::time::millis(d);
-    (now < until).then(|| {
+    now.is_none_or(|now| now < until).then(|| {
         format!(
             "pod {} has karpenter.sh/do-not-disrupt={value} (until {})",
             pod_id(pod),
@@ -354,7 +355,7 @@ impl Candidate<'_, '_> {
             };
             let active = pod.metadata.deletion_timestamp.is_none() && !mirror(pod);
             let blocker = if active {
-                do_not_disrupt(pod, self.now).or_else(|| self.budgets.blocker(pod))
+                do_not_disrupt(pod, Some(self.now)).or_else(|| self.budgets.blocker(pod))
             } else {
                 None
             };
@@ -370,7 +371,12 @@ impl Candidate<'_, '_> {
                     .unwrap_or(0),
                 priority: pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0),
                 blocker,
-                reschedulable: active && owner_kind(pod, "DaemonSet").is_none(),
+                // upstream's IsReschedulable: a terminating StatefulSet pod comes back
+                // under its name and needs its place, other terminating pods do not
+                reschedulable: !mirror(pod)
+                    && owner_kind(pod, "DaemonSet").is_none()
+                    && (pod.metadata.deletion_timestamp.is_none()
+                        || owner_kind(pod, "StatefulSet").is_some()),
             });
         }
         Ok(Some(NodeInfo {

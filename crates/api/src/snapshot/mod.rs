@@ -62,6 +62,9 @@ pub struct Cluster<'a> {
     pub pdbs: Vec<&'a k8s_openapi::api::policy::v1::PodDisruptionBudget>,
     /// EC2NodeClasses.
     pub nodeclasses: Vec<&'a crate::EC2NodeClass>,
+    /// The time the snapshot is read at (a `karpenter.sh/do-not-disrupt` duration is
+    /// measured against it); unknown, such a duration counts as still protecting.
+    pub now: Option<karpenter_model::time::Time>,
 }
 
 impl<'a> Cluster<'a> {

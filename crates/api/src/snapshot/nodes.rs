@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
+use karpenter_disruption::pdb::Pdb;
 use karpenter_model::wellknown::{labels, taints};
-use karpenter_model::{InstanceType, Quantity, Resources};
+use karpenter_model::{InstanceType, Quantity, Resources, Taint};
 use karpenter_scheduling::{BoundPod, ExistingNode};
 
 use super::pod::{host_ports, pod_id, pod_terms};
@@ -82,6 +83,52 @@ pub(super) fn mirror(pod: &Pod) -> bool {
         .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
 }
 
+/// Can the pod be evicted at all: no active `karpenter.sh/do-not-disrupt`, at most one
+/// PodDisruptionBudget, and none that blocks every eviction (upstream re-plans a deleting
+/// node's pods only then; a budget merely exhausted now opens once replacements run).
+fn evictable(cluster: &Cluster<'_>, pdbs: &[Pdb], pod: &Pod) -> bool {
+    if super::candidates::do_not_disrupt(pod, cluster.now).is_some() {
+        return false;
+    }
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let empty = BTreeMap::new();
+    let pod_labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
+    let mut covering = pdbs.iter().filter(|b| b.covers(ns, pod_labels));
+    match (covering.next(), covering.next()) {
+        (None, _) => true,
+        (Some(b), None) => !b.fully_blocking(),
+        (Some(_), Some(_)) => false,
+    }
+}
+
+/// Each NodeClaim's startup taints, under its provider id and under its Node's name.
+fn startup_taints<'c>(cluster: &'c Cluster<'_>) -> BTreeMap<&'c str, Vec<Taint>> {
+    let mut out = BTreeMap::new();
+    for claim in &cluster.nodeclaims {
+        let list: Vec<Taint> = claim
+            .spec
+            .startup_taints
+            .iter()
+            .flatten()
+            .map(convert::taint)
+            .collect();
+        if list.is_empty() {
+            continue;
+        }
+        let status = claim.status.as_ref();
+        for key in [
+            status.and_then(|s| s.provider_id.as_deref()),
+            status.and_then(|s| s.node_name.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.insert(key, list.clone());
+        }
+    }
+    out
+}
+
 /// Nodes, in-flight NodeClaims, bound and pending pods.
 pub fn existing<'a>(
     cluster: &Cluster<'a>,
@@ -95,10 +142,11 @@ pub fn existing<'a>(
         pending: Vec::new(),
     };
     let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+    let startup = startup_taints(cluster);
     for node in &cluster.nodes {
         let name = node.metadata.name.clone().unwrap_or_default();
         let spec = node.spec.clone().unwrap_or_default();
-        let node_taints: Vec<_> = spec
+        let mut node_taints: Vec<_> = spec
             .taints
             .iter()
             .flatten()
@@ -121,6 +169,20 @@ pub fn existing<'a>(
         );
         let node_labels = node.metadata.labels.clone().unwrap_or_default();
         let managed = node_labels.contains_key(labels::NODEPOOL);
+        let initialized =
+            !managed || node_labels.get(labels::INITIALIZED).map(String::as_str) == Some("true");
+        if !initialized {
+            // a joining node's ephemeral and startup taints are about to go: plan for the
+            // node as it will be (upstream's StateNode.Taints)
+            let own = spec
+                .provider_id
+                .as_deref()
+                .and_then(|id| startup.get(id))
+                .or_else(|| startup.get(name.as_str()));
+            node_taints.retain(|t| {
+                !t.is_known_ephemeral() && !own.is_some_and(|o| o.iter().any(|s| s.matches(t)))
+            });
+        }
         let volume_limits = cluster
             .csinodes
             .get(&name)
@@ -138,8 +200,7 @@ pub fn existing<'a>(
         by_name.insert(name.clone(), out.nodes.len());
         out.nodes.push(ExistingNode {
             name,
-            initialized: !managed
-                || node_labels.get(labels::INITIALIZED).map(String::as_str) == Some("true"),
+            initialized,
             unschedulable: node.metadata.deletion_timestamp.is_some()
                 || spec.unschedulable == Some(true)
                 || disrupted(&node_taints),
@@ -206,6 +267,12 @@ pub fn existing<'a>(
         });
         out.capacity.push(cap);
     }
+    // a budget that does not parse is reported where budgets are read (disruption)
+    let pdbs: Vec<Pdb> = cluster
+        .pdbs
+        .iter()
+        .filter_map(|b| super::pdb::pdb(b).ok())
+        .collect();
     for pod in &cluster.pods {
         if terminal(pod) {
             continue;
@@ -238,7 +305,10 @@ pub fn existing<'a>(
             && (pod.metadata.deletion_timestamp.is_none()
                 || owner_kind(pod, "StatefulSet").is_some());
         if node.unschedulable && reschedulable {
-            out.pending.push(pod);
+            // planned again only if it can leave; otherwise it keeps its place
+            if evictable(cluster, &pdbs, pod) {
+                out.pending.push(pod);
+            }
             continue;
         }
         for (k, q) in &requests {

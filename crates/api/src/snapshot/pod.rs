@@ -286,5 +286,6 @@ pub fn pending_pod(cluster: &Cluster<'_>, pod: &Pod) -> Result<PendingPod, Field
         volume_requirements: vols.requirements,
         volumes: vols.attachments,
         ignored: nc.ignore.or(vols.ignore),
+        moving: false,
     })
 }
