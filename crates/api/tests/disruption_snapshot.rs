@@ -320,3 +320,28 @@ fn a_missing_creation_timestamp_names_the_object_and_field() {
         errors[0]
     );
 }
+
+#[test]
+fn a_terminating_statefulset_pod_still_needs_a_place_other_terminating_pods_do_not() {
+    let terminating = |kind: &'static str| {
+        move |o: &mut Object| {
+            let Object::Pod(p) = o else {
+                panic!("web-1 is a Pod")
+            };
+            p.metadata.deletion_timestamp =
+                serde_json::from_value(serde_json::json!("2026-11-28T11:59:00Z")).ok();
+            assert!(p.metadata.deletion_timestamp.is_some());
+            for owner in p.metadata.owner_references.iter_mut().flatten() {
+                owner.kind = kind.into();
+            }
+        }
+    };
+    let mut ms = manifests();
+    edit(&mut ms, "web-1", terminating("StatefulSet"));
+    let under = node(&snap(&ms), "general-under").clone();
+    assert!(under.pods[0].reschedulable, "comes back under its name");
+    let mut ms = manifests();
+    edit(&mut ms, "web-1", terminating("ReplicaSet"));
+    let under = node(&snap(&ms), "general-under").clone();
+    assert!(!under.pods[0].reschedulable, "on its way out");
+}

@@ -317,7 +317,7 @@ pub fn disruption_input(
                     deletion_cost: p.deletion_cost,
                     priority: p.priority,
                     blocker: eviction_blocker(state, &p.id),
-                    reschedulable: true,
+                    reschedulable: p.reschedulable(),
                 }
             })
             .collect();

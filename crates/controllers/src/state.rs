@@ -38,6 +38,21 @@ pub struct PodState {
     pub do_not_disrupt: bool,
     /// `system-cluster-critical` or `system-node-critical`.
     pub critical: bool,
+    /// Being deleted (a deletion timestamp) but not gone yet.
+    pub terminating: bool,
+}
+
+impl PodState {
+    /// Would it need a place elsewhere if its node went (upstream's `IsReschedulable`)? A
+    /// terminating pod is on its way out, except a StatefulSet's, which comes back under
+    /// the same name.
+    pub fn reschedulable(&self) -> bool {
+        !self.terminating
+            || self
+                .owner
+                .as_deref()
+                .is_some_and(|o| o.starts_with("StatefulSet/"))
+    }
 }
 
 /// A Node.

@@ -63,6 +63,7 @@ fn cluster(types: &[InstanceType]) -> (Setup, ClusterState) {
             }],
             expire_after: None,
             termination_grace_period: None,
+            is_static: false,
         }],
         ..Setup::default()
     };

@@ -160,6 +160,7 @@ fn cluster(nodes: usize, pods_per_node: usize) -> DisruptionInput {
             }],
             expire_after: None,
             termination_grace_period: None,
+            is_static: false,
         }],
         spot_to_spot: false,
         max_simulations: 100,

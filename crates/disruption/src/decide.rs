@@ -128,6 +128,12 @@ impl Ctx<'_> {
         let Some(pool) = self.pool(&node.node_pool) else {
             return Err("NodePool not found".into());
         };
+        if pool.is_static {
+            return Err(format!(
+                "NodePool {} is static (spec.replicas): its nodes are not consolidated",
+                pool.name
+            ));
+        }
         match pool.consolidate_after {
             None => Err("consolidateAfter is Never".into()),
             Some(_) if node.quiet_since > self.input.now => {
@@ -212,6 +218,9 @@ pub fn decide_cached(
     expiration(&mut ctx, &nodes);
     emptiness(&mut ctx, &nodes);
     drift(&mut ctx, &nodes);
+    // from here on the methods consolidate: nodes inside their consolidateAfter window
+    // take none of the pods they move
+    ctx.work.settle(&input.nodes, &input.pools, input.now);
     let candidates = consolidation_candidates(&mut ctx, &nodes);
     multi_node(&mut ctx, &candidates);
     single_node(&mut ctx, &candidates);

@@ -6,8 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use karpenter_model::Requirements;
+use karpenter_model::time::Time;
 use karpenter_model::wellknown::labels;
 use karpenter_scheduling::{BoundPod, ClaimPlan, ExistingNode, Input, PendingPod, Plan, Prepared};
+
+use crate::types::{NodeInfo, PoolPolicy};
 
 /// The working input.
 #[derive(Debug)]
@@ -59,6 +62,23 @@ impl Work {
         }
     }
 
+    /// Mark the nodes still inside their pool's `consolidateAfter` window (quiet for less
+    /// than it, counted from the last pod event, else from initialization): consolidation
+    /// moves no pod onto them, as their own pods may still be changing. `Never` and `0s`
+    /// open no window.
+    pub fn settle(&mut self, nodes: &[NodeInfo], pools: &[PoolPolicy], now: Time) {
+        for n in nodes {
+            let after = pools
+                .iter()
+                .find(|p| p.name == n.node_pool)
+                .and_then(|p| p.consolidate_after)
+                .unwrap_or(0);
+            if let Some(e) = self.input.existing.get_mut(n.index) {
+                e.settling = after > 0 && now - n.quiet_since < after;
+            }
+        }
+    }
+
     /// The instance-type catalog.
     pub fn catalog(&self) -> &[karpenter_model::InstanceType] {
         &self.input.instance_types
@@ -76,7 +96,11 @@ impl Work {
                 flipped.push(i);
             }
         }
-        self.input.pods = self.pending.iter().chain(moved).cloned().collect();
+        self.input.pods = self.pending.clone();
+        self.input.pods.extend(moved.iter().map(|p| PendingPod {
+            moving: true,
+            ..p.clone()
+        }));
         let mut plan = self.prepared.simulate(&self.input);
         self.input.pods.clear();
         for i in flipped {

@@ -109,6 +109,9 @@ pub struct PoolPolicy {
     /// `terminationGracePeriod`: the hard deadline of a drain; with one, drift is eventual
     /// (pod-level blockers do not stop it, the deadline ends them).
     pub termination_grace_period: Option<Time>,
+    /// A static NodePool (`spec.replicas`): it keeps its node count, so its nodes are never
+    /// emptiness or consolidation candidates (drift and expiration still replace them).
+    pub is_static: bool,
 }
 
 /// A pod on a node, as disruption sees it.

@@ -441,3 +441,63 @@ fn no_consolidation_into_capacity_an_insufficient_capacity_error_made_unavailabl
         Some("m5.xlarge")
     );
 }
+
+#[test]
+fn nodes_of_a_static_nodepool_are_never_emptied_or_consolidated() {
+    let mut c = cluster(&["m5.large", "m5.xlarge"], &[OD]);
+    c.pool().is_static = true;
+    c.node("empty", "m5.large", OD, &[]);
+    c.node("under", "m5.xlarge", OD, &[(100, 100)]);
+    let d = c.decide();
+    assert!(d.commands.is_empty(), "{:?}", d.commands);
+    for n in ["empty", "under"] {
+        assert!(why(&d, n).contains("static"), "{n}: {}", why(&d, n));
+    }
+    // drift still replaces them (the pool keeps its count through the replacement)
+    c.input.nodes[0].drifted = Some("NodePool hash changed".into());
+    let d = c.decide();
+    assert_eq!(disrupted(&d), ["empty"]);
+    assert_eq!(d.commands[0].method, Method::Drift);
+}
+
+#[test]
+fn a_node_whose_only_pod_is_a_terminating_statefulset_pod_is_not_empty() {
+    let mut c = cluster(&["m5.large"], &[OD]);
+    // what the snapshots set: a terminating StatefulSet pod is reschedulable (it comes back
+    // under its name), another terminating pod is not
+    c.node("sts", "m5.large", OD, &[(500, 1000)]).pods[0].reschedulable = true;
+    c.node("gone", "m5.large", OD, &[(500, 1000)]).pods[0].reschedulable = false;
+    let d = c.decide();
+    let empty = commands(&d, Method::Emptiness);
+    assert_eq!(empty.len(), 1, "{d:?}");
+    assert_eq!(empty[0].candidates, ["gone"]);
+}
+
+#[test]
+fn consolidation_moves_no_pod_onto_a_node_inside_its_consolidate_after_window() {
+    // one type only: the one way to free "under" is to move its pod onto "fresh"
+    let mut c = cluster(&["m5.xlarge"], &[OD]);
+    c.pool().consolidate_after = Some(5 * MINUTE);
+    let now = c.input.now;
+    c.node("under", "m5.xlarge", OD, &[(500, 1000)]).quiet_since = now - HOUR;
+    c.node("fresh", "m5.xlarge", OD, &[(500, 1000)]).quiet_since = now - MINUTE;
+    // fresh's pods changed a minute ago: under's pod may not go there, and fresh itself is
+    // inside its window, so nothing happens
+    let d = c.decide();
+    assert!(d.commands.is_empty(), "{:?}", d.commands);
+    assert!(why(&d, "under").contains("cheaper"), "{}", why(&d, "under"));
+    // once fresh has been quiet as long as the window, one node empties onto the other
+    let merged = |d: &karpenter_disruption::Decision| {
+        d.commands
+            .iter()
+            .any(|cmd| cmd.candidates.len() == 1 && cmd.replacements.is_empty())
+    };
+    c.input.nodes[1].quiet_since = now - 10 * MINUTE;
+    let d = c.decide();
+    assert!(merged(&d), "{:?}", d.blocked);
+    // consolidateAfter 0s opens no window
+    c.pool().consolidate_after = Some(0);
+    c.input.nodes[1].quiet_since = now;
+    let d = c.decide();
+    assert!(merged(&d), "{:?}", d.blocked);
+}

@@ -233,6 +233,7 @@ impl Translator {
                 .get(annotations::DO_NOT_DISRUPT)
                 .is_some_and(|v| v == "true"),
             critical: class == "system-cluster-critical" || class == "system-node-critical",
+            terminating: p.metadata.deletion_timestamp.is_some(),
         })
     }
 }

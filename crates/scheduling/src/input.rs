@@ -116,6 +116,8 @@ pub struct PendingPod {
     /// Set when the pod must not be considered at all (restricted label, `matchFields`,
     /// invalid volume...): the reason, reported as upstream reports ignored pods.
     pub ignored: Option<String>,
+    /// Moved by a consolidation simulation: it takes no [`ExistingNode::settling`] node.
+    pub moving: bool,
 }
 
 /// A NodePool as the engine sees it.
@@ -161,6 +163,9 @@ pub struct ExistingNode {
     pub volume_limits: BTreeMap<String, u32>,
     /// Volumes attached per CSI driver.
     pub volumes: BTreeMap<String, BTreeSet<String>>,
+    /// Still inside its NodePool's `consolidateAfter` window: pending pods may go here,
+    /// pods a consolidation moves ([`PendingPod::moving`]) may not.
+    pub settling: bool,
 }
 
 /// A pod already running on an existing node, as topology sees it.

@@ -550,7 +550,8 @@ impl<'a> Solver<'a> {
         let (pod, st) = (&self.input.pods[p], &self.pods[p]);
         let node = &self.input.existing[n];
         let ns = &self.nodes[n];
-        if !tolerates(&node.taints, &pod.tolerations, st.tolerate_prefer)
+        if (pod.moving && node.settling)
+            || !tolerates(&node.taints, &pod.tolerations, st.tolerate_prefer)
             || ports_conflict(&pod.host_ports, &ns.ports)
             || !self.volumes_fit(p, n)
             || !ns.reqs.compatible_ok(&st.reqs, well_known)

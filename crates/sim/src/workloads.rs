@@ -98,6 +98,7 @@ impl Workloads {
             deletion_cost: t.deletion_cost,
             do_not_disrupt: t.do_not_disrupt,
             critical: t.critical,
+            terminating: false,
         });
         id
     }

@@ -89,5 +89,6 @@ pub fn pool_policy(np: &NodePool) -> Result<PoolPolicy, FieldError> {
                 |e| err("spec.template.spec.terminationGracePeriod", e.to_string()),
             )?)),
         },
+        is_static: np.spec.replicas.is_some(),
     })
 }

@@ -99,6 +99,7 @@ pub fn bound_pod(
         deletion_cost: 0,
         do_not_disrupt,
         critical,
+        terminating: false,
     });
     state.bind(&id, on, 0);
     id

@@ -71,6 +71,7 @@ pub fn cluster(types: &[&str], capacity_types: &[&str]) -> Cluster {
                 budgets: vec![budget(Allowance::Percent(100))],
                 expire_after: None,
                 termination_grace_period: None,
+                is_static: false,
             }],
             spot_to_spot: false,
             max_simulations: 100,
