@@ -71,8 +71,8 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         eprintln!("wrote {} instance types to {}", types.len(), path.display());
     }
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&json_view(&types))?),
-        Output::Table => print!("{}", table(&types, &spec)),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&json_view(&types))?),
+        Output::Table => out!("{}", table(&types, &spec)),
     }
     Ok(())
 }

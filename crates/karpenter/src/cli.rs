@@ -1,7 +1,6 @@
 //! Command-line interface: argument parsing and the subcommands.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -56,7 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match output_dir {
                 None => {
                     let yaml = crds::all_yaml()?;
-                    std::io::stdout().write_all(yaml.as_bytes())?;
+                    out!("{yaml}");
                 }
                 Some(dir) => {
                     std::fs::create_dir_all(&dir)
@@ -65,7 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         let path = dir.join(&crd.file_name);
                         std::fs::write(&path, crd.yaml)
                             .with_context(|| format!("writing {}", path.display()))?;
-                        println!("wrote {}", path.display());
+                        outln!("wrote {}", path.display());
                     }
                 }
             }
@@ -102,12 +101,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 *kinds.entry(m.object.kind()).or_default() += 1;
             }
             let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-            println!("{} object(s): {}", manifests.len(), summary.join(", "));
+            outln!("{} object(s): {}", manifests.len(), summary.join(", "));
             if problems.is_empty() {
-                println!("all valid");
+                outln!("all valid");
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("{} problem(s)", problems.len());
+                outln!("{} problem(s)", problems.len());
                 Ok(ExitCode::FAILURE)
             }
         }

@@ -117,14 +117,18 @@ pub fn to_json(d: &Decision) -> Value {
 /// The decision for people.
 pub fn print_table(d: &Decision) {
     if d.commands.is_empty() {
-        println!("no disruption now");
+        outln!("no disruption now");
     } else {
-        println!(
+        outln!(
             "{:<26} {:<14} {:>10} {:>12} {:>10}",
-            "METHOD", "REASON", "NODES", "REPLACEMENTS", "SAVES/H"
+            "METHOD",
+            "REASON",
+            "NODES",
+            "REPLACEMENTS",
+            "SAVES/H"
         );
         for c in &d.commands {
-            println!(
+            outln!(
                 "{:<26} {:<14} {:>10} {:>12} {:>10.4}",
                 c.method.as_str(),
                 c.reason.as_str(),
@@ -132,9 +136,9 @@ pub fn print_table(d: &Decision) {
                 c.replacements.len(),
                 c.savings_per_hour
             );
-            println!("  {}: {}", c.candidates.join(", "), c.message);
+            outln!("  {}: {}", c.candidates.join(", "), c.message);
             for r in &c.replacements {
-                println!(
+                outln!(
                     "  -> {} {} {} ${:.4}/h",
                     r.instance_types.first().map_or("-", String::as_str),
                     r.zone,
@@ -144,23 +148,26 @@ pub fn print_table(d: &Decision) {
             }
         }
         let total: f64 = d.commands.iter().map(|c| c.savings_per_hour).sum();
-        println!("saves ${total:.4}/h in total");
+        outln!("saves ${total:.4}/h in total");
     }
     if !d.blocked.is_empty() {
-        println!();
-        println!("left alone: {} node(s)", d.blocked.len());
+        outln!();
+        outln!("left alone: {} node(s)", d.blocked.len());
         for b in &d.blocked {
-            println!("  {:<40} {}", b.node, b.reason);
+            outln!("  {:<40} {}", b.node, b.reason);
         }
     }
     if !d.budgets.is_empty() {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{:<24} {:<14} {:>8} {:>11}",
-            "NODEPOOL", "REASON", "ALLOWED", "DISRUPTING"
+            "NODEPOOL",
+            "REASON",
+            "ALLOWED",
+            "DISRUPTING"
         );
         for b in &d.budgets {
-            println!(
+            outln!(
                 "{:<24} {:<14} {:>8} {:>11}",
                 b.node_pool,
                 b.reason.as_str(),

@@ -105,8 +105,8 @@ pub fn run_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         outcomes.push(outcome);
     }
     match args.output {
-        Output::Table => print!("{}", table(&scenario, &outcomes)),
-        Output::Json => println!(
+        Output::Table => out!("{}", table(&scenario, &outcomes)),
+        Output::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&to_json(&scenario, &outcomes))?
         ),

@@ -197,3 +197,29 @@ fn catalog_rejects_bad_filters_and_regions() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no built-in catalog for region \"mars-north-1\""));
 }
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::process::{Command, Stdio};
+    // as `karpenter catalog | head -1`: the reader goes away after the first bytes
+    for args in [&["catalog"][..], &["crds"][..]] {
+        let mut child = match Command::new(env!("CARGO_BIN_EXE_karpenter"))
+            .args(args)
+            .current_dir(common::root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => panic!("running karpenter: {e}"),
+        };
+        drop(child.stdout.take());
+        let out = match child.wait_with_output() {
+            Ok(o) => o,
+            Err(e) => panic!("waiting: {e}"),
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(stderr.is_empty(), "{args:?} printed to stderr: {stderr}");
+    }
+}

@@ -36,6 +36,11 @@ impl ResourceNames {
         self.names.len()
     }
 
+    /// The name of slot `i`.
+    pub fn name(&self, i: usize) -> Option<&str> {
+        self.names.get(i).map(String::as_str)
+    }
+
     /// The slot of `name`.
     pub fn slot(&self, name: &str) -> Option<usize> {
         self.slots.get(name).copied()

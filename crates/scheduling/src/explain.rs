@@ -18,6 +18,32 @@ fn describe(s: &Solver<'_>, v: &Vector) -> String {
         .join(", ")
 }
 
+/// Every limit of pool `pi` with what is left of it, used-up ones included (`cpu=0 left`),
+/// and the `nodes` limit.
+fn remaining_limits(s: &Solver<'_>, pi: usize) -> String {
+    let pool = &s.pools[pi];
+    let mut parts: Vec<String> = pool
+        .remaining
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, r)| **r != i64::MAX)
+        .filter_map(|(d, r)| {
+            let name = s.names.name(d)?;
+            let left = karpenter_model::Quantity::from_millis(i128::from((*r).max(0)));
+            Some(format!("{name}={} left", format_resource(name, left)))
+        })
+        .collect();
+    if let Some(n) = pool.nodes_left {
+        parts.push(format!("nodes={} left", n.max(0)));
+    }
+    if parts.is_empty() {
+        "none set".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 fn show(reqs: &Requirements, key: &str) -> String {
     reqs.get(key).map_or_else(
         || format!("{key} (any)"),
@@ -84,15 +110,10 @@ pub fn no_type(
         .iter()
         .any(|i| crate::dense::fits(&zero, &requests, &s.pools[pi].eff[i]));
     if within.is_empty() && fits_without_limits {
-        let rem = s.pools[pi].remaining.clone().unwrap_or_default();
-        let shown: Vec<i64> = rem
-            .iter()
-            .map(|r| if *r == i64::MAX { 0 } else { *r })
-            .collect();
         return format!(
             "all {} instance types meeting the requirements exceed the nodepool's remaining limits ({})",
             offered.count(),
-            describe(s, &shown)
+            remaining_limits(s, pi)
         );
     }
     let within = if within.is_empty() { offered } else { within };
@@ -145,14 +166,9 @@ pub fn no_type(
     msg.push(')');
     let excluded = offered.count() - within.count();
     if excluded > 0 {
-        let rem = s.pools[pi].remaining.clone().unwrap_or_default();
-        let shown: Vec<i64> = rem
-            .iter()
-            .map(|r| if *r == i64::MAX { 0 } else { *r })
-            .collect();
         msg.push_str(&format!(
             "; {excluded} more instance types exceed the nodepool's remaining limits ({})",
-            describe(s, &shown)
+            remaining_limits(s, pi)
         ));
     }
     if requests.get(cpu).is_some_and(|c| *c >= 1_000_000_000) {

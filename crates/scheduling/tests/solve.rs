@@ -236,9 +236,18 @@ fn limits_are_pessimistic_and_reported() {
     assert!(
         plan.unschedulable[0]
             .reason
-            .contains("exceed the nodepool's remaining limits"),
+            .contains("exceed the nodepool's remaining limits (cpu=6 left, memory=1000Gi left)"),
         "{:?}",
         plan.unschedulable
+    );
+    // a used-up limit is named with nothing left, not dropped as a zero
+    let mut spent = pool("default", 0);
+    spent.limits = Some(res("0", "1000Gi"));
+    let plan = solve(&input(vec![pod("a", "1", "1Gi")], vec![spent]));
+    let reason = &plan.unschedulable[0].reason;
+    assert!(
+        reason.contains("(cpu=0 left, memory=1000Gi left)"),
+        "{reason}"
     );
 }
 
