@@ -120,17 +120,48 @@ fn every_supported_standard_kind_loads() {
 }
 
 #[test]
-fn unknown_kind_names_file_document_and_kind() {
+fn an_unknown_kind_of_karpenters_groups_names_file_document_and_kind() {
     let e = err(&format!(
-        "{POD}---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w}}\n"
+        "{POD}---\napiVersion: karpenter.sh/v1\nkind: NodePol\nmetadata: {{name: w}}\n"
     ));
     assert_eq!(e.len(), 1);
     let msg = e[0].to_string();
     assert!(
-        msg.starts_with("test.yaml: document 1: unknown kind \"Widget\""),
+        msg.starts_with("test.yaml: document 1: unknown kind \"NodePol\""),
         "{msg}"
     );
     assert!(msg.contains("supported kinds"), "{msg}");
+}
+
+#[test]
+fn other_kinds_are_skipped_with_a_note_and_node_overlay_is_recognised() {
+    let text = format!(
+        "{POD}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: web}}\ndata: {{a: b}}\n\
+         ---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: widgets.example.com}}\n\
+         ---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n\
+         ---\napiVersion: karpenter.sh/v1alpha1\nkind: NodeOverlay\nmetadata: {{name: discount}}\nspec: {{priceAdjustment: \"-10%\"}}\n"
+    );
+    let ms = match parse_bytes(Path::new("test.yaml"), text.as_bytes()) {
+        Ok(m) => m,
+        Err(e) => panic!("other kinds must load: {e}"),
+    };
+    assert_eq!(ms.len(), 5);
+    assert_eq!(ms[0].object.kind(), "Pod");
+    let notes = karpenter_api::manifest::skipped_notes(&ms);
+    assert_eq!(notes.len(), 4, "{notes:?}");
+    assert!(
+        notes[0].starts_with("test.yaml: document 1: ConfigMap \"settings\": skipped"),
+        "{}",
+        notes[0]
+    );
+    assert_eq!(ms[1].object.namespace(), Some("web"));
+    assert!(notes[1].contains("CustomResourceDefinition \"widgets.example.com\""));
+    assert!(notes[2].contains("Kustomization \"\""), "{}", notes[2]);
+    assert!(
+        notes[3].contains("NodeOverlay \"discount\": NodeOverlay recognised but not applied"),
+        "{}",
+        notes[3]
+    );
 }
 
 #[test]
@@ -216,7 +247,9 @@ fn missing_type_fields_and_non_objects() {
 
 #[test]
 fn all_problems_are_collected() {
-    let e = err("apiVersion: v1\nkind: Widget\n---\napiVersion: v1\nkind: Gadget\n");
+    let e = err(
+        "apiVersion: karpenter.sh/v1\nkind: Widget\n---\napiVersion: karpenter.k8s.aws/v1\nkind: Gadget\n",
+    );
     assert_eq!(e.len(), 2);
 }
 

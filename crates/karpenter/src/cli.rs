@@ -89,6 +89,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
+            for note in manifest::skipped_notes(&manifests) {
+                eprintln!("{note}");
+            }
             let problems = validate::validate_manifests(&manifests);
             for (source, error) in problems.iter().take(MAX_SHOWN) {
                 eprintln!("{source}: {error}");

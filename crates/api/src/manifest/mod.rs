@@ -2,9 +2,11 @@
 //! JSON arrays, gzip, and directories of such files, into typed Kubernetes and Karpenter
 //! objects.
 //!
-//! Nothing is dropped silently: an unknown kind, an unsupported apiVersion, a field the type
-//! does not know, or a value of the wrong type is an error naming the file, the document (and
-//! item) index, the object and the field.
+//! Nothing is dropped silently: an unsupported apiVersion of a known kind, an unknown kind in
+//! Karpenter's own groups, a field the type does not know, or a value of the wrong type is an
+//! error naming the file, the document (and item) index, the object and the field. Other
+//! kinds (ConfigMaps, Services, CRDs: what a directory of manifests or Helm output holds)
+//! load as [`Object::Skipped`], each with a one-line note ([`skipped_notes`]).
 
 mod diff;
 mod objects;
@@ -13,7 +15,7 @@ mod read;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use objects::{Object, SUPPORTED_KINDS};
+pub use objects::{Object, SUPPORTED_KINDS, Skipped, skipped_notes};
 pub use read::{load_paths, parse_bytes};
 
 /// Where an object came from.
@@ -83,7 +85,8 @@ pub enum ManifestError {
         /// `apiVersion` or `kind`.
         field: &'static str,
     },
-    /// The kind is not one karpenter-rs reads.
+    /// A kind of Karpenter's own groups that karpenter-rs does not know (a typo, or a newer
+    /// version).
     #[error("{location}: unknown kind {kind:?} (apiVersion {api_version:?}); supported kinds: {}", SUPPORTED_KINDS.join(", "))]
     UnknownKind {
         /// Where.
