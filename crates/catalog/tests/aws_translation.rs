@@ -405,3 +405,30 @@ fn every_well_known_key_is_defined_like_upstream() {
         .map(|r| r.values.clone());
     assert!(zone_ids.is_some_and(|z| z.len() >= 4 && z.iter().all(|id| id.starts_with("use1-az"))));
 }
+
+#[test]
+fn windows_amis_make_amd64_types_windows_and_leave_arm64_without_an_os() {
+    use karpenter_model::wellknown::labels;
+    let os = |t: &InstanceType| -> Vec<String> {
+        t.requirements
+            .iter()
+            .filter(|r| r.key == labels::OS)
+            .flat_map(|r| r.values.clone())
+            .collect()
+    };
+    let linux = catalog(&AwsSettings::default());
+    assert_eq!(os(find(&linux, "m5.xlarge")), ["linux"]);
+    assert_eq!(os(find(&linux, "m7g.xlarge")), ["linux"]);
+    let win = catalog(&AwsSettings {
+        ami_family: AmiFamily::Windows,
+        ..AwsSettings::default()
+    });
+    // upstream's getOS: Windows on amd64 only
+    assert_eq!(os(find(&win, "m5.xlarge")), ["windows"]);
+    let arm = find(&win, "m7g.xlarge");
+    assert!(os(arm).is_empty(), "{:?}", os(arm));
+    assert!(
+        arm.requirements.iter().any(|r| r.key == labels::OS),
+        "the key stays defined, so no pod's os selector matches it"
+    );
+}

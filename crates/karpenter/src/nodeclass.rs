@@ -83,3 +83,79 @@ pub fn settings(class: &EC2NodeClass) -> anyhow::Result<AwsSettings> {
     s.raid0 = spec.instance_store_policy == Some(InstanceStorePolicy::RAID0);
     Ok(s)
 }
+
+/// Shape `input`'s instance types by each NodePool's EC2NodeClass, as upstream's
+/// `GetInstanceTypes(nodePool)` does: a class whose kubelet, storage or AMI family changes
+/// the translation gets its own variant of the `catalog` (`builtin:aws/<region>`; a catalog
+/// file is already shaped and is used as it is), appended to the input's types, and its
+/// pools are limited to that variant.
+pub fn shape_by_nodeclass(
+    input: &mut karpenter_scheduling::Input,
+    cluster: &karpenter_api::snapshot::Cluster<'_>,
+    catalog: &str,
+) -> anyhow::Result<()> {
+    if !catalog.starts_with("builtin:aws/") {
+        return Ok(());
+    }
+    let mut types: Vec<karpenter_model::InstanceType> = input.instance_types.as_ref().clone();
+    let base = types.len();
+    let mut variants: Vec<(AwsSettings, usize)> = vec![(AwsSettings::default(), 0)];
+    for pool in &mut input.pools {
+        let Some(np) = cluster
+            .nodepools
+            .iter()
+            .find(|np| np.metadata.name.as_deref() == Some(pool.name.as_str()))
+        else {
+            continue;
+        };
+        let reference = &np.spec.template.spec.node_class_ref;
+        if reference.kind != "EC2NodeClass" {
+            continue;
+        }
+        let Some(class) = cluster
+            .nodeclasses
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(reference.name.as_str()))
+        else {
+            continue;
+        };
+        let s = settings(class)?;
+        let start = match variants.iter().find(|(v, _)| *v == s) {
+            Some((_, start)) => *start,
+            None => {
+                let shaped = karpenter_catalog::load(catalog, &s).with_context(|| {
+                    format!(
+                        "catalog {catalog} shaped by EC2NodeClass {}",
+                        reference.name
+                    )
+                })?;
+                let start = types.len();
+                types.extend(shaped);
+                variants.push((s, start));
+                start
+            }
+        };
+        if start == 0 {
+            continue;
+        }
+        // the same types in the variant, by name (a pool may already be limited to some)
+        let by_name: std::collections::BTreeMap<&str, usize> = types[start..start + base]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), start + i))
+            .collect();
+        let allowed: Vec<usize> = match &pool.instance_types {
+            None => (start..start + base).collect(),
+            Some(subset) => subset
+                .iter()
+                .filter_map(|&i| input.instance_types.get(i))
+                .filter_map(|t| by_name.get(t.name.as_str()).copied())
+                .collect(),
+        };
+        pool.instance_types = Some(allowed);
+    }
+    if variants.len() > 1 {
+        input.instance_types = std::sync::Arc::new(types);
+    }
+    Ok(())
+}

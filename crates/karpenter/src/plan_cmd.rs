@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use karpenter_api::snapshot::WorkloadPods;
 use karpenter_api::{manifest, snapshot, validate};
 use karpenter_catalog::AwsSettings;
 use karpenter_scheduling::{ClaimPlan, MinValuesPolicy, Options, Plan, PreferencePolicy};
@@ -80,13 +81,16 @@ fn print_errors<T: std::fmt::Display>(errors: &[T], what: &str) {
 
 /// Run `karpenter plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let manifests = match manifest::load_paths(&args.files) {
+    let mut manifests = match manifest::load_paths(&args.files) {
         Ok(m) => m,
         Err(errors) => {
             print_errors(&errors.0, "loading manifests");
             return Ok(ExitCode::FAILURE);
         }
     };
+    for note in manifest::skipped_notes(&manifests) {
+        eprintln!("{note}");
+    }
     let problems = validate::validate_manifests(&manifests);
     if !problems.is_empty() {
         let lines: Vec<String> = problems.iter().map(|(s, e)| format!("{s}: {e}")).collect();
@@ -102,6 +106,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         )
     } else {
         (None, Default::default())
+    };
+    // what applying the input would create: workloads' pods not in the input yet (a
+    // disruption loop reads a cluster as it is, so only for a plan)
+    let workloads = if now.is_none() {
+        let (pods, report) = snapshot::workload_pods(&manifests);
+        manifests.extend(pods);
+        report
+    } else {
+        Vec::new()
     };
     let catalog = karpenter_catalog::load(&args.catalog, &AwsSettings::default())
         .with_context(|| format!("loading catalog {}", args.catalog))?;
@@ -143,22 +156,23 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let input = match snapshot::scheduling_input(&cluster, catalog, options) {
+    let mut input = match snapshot::scheduling_input(&cluster, catalog, options) {
         Ok(i) => i,
         Err(errors) => {
             print_errors(&errors, "reading the cluster");
             return Ok(ExitCode::FAILURE);
         }
     };
+    crate::nodeclass::shape_by_nodeclass(&mut input, &cluster, &args.catalog)?;
     let started = Instant::now();
     let plan = karpenter_scheduling::solve(&input);
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     match args.output {
         Output::Json => {
-            let v = to_json(&plan, input.pods.len(), duration_ms);
+            let v = to_json(&plan, input.pods.len(), &workloads, duration_ms);
             outln!("{}", serde_json::to_string_pretty(&v)?);
         }
-        Output::Table => print_table(&plan, input.pods.len(), duration_ms),
+        Output::Table => print_table(&plan, input.pods.len(), &workloads, duration_ms),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -184,7 +198,7 @@ pub fn claim_json(c: &ClaimPlan) -> Value {
 }
 
 /// The plan as JSON, field names as documented.
-pub fn to_json(plan: &Plan, pods: usize, duration_ms: f64) -> Value {
+pub fn to_json(plan: &Plan, pods: usize, workloads: &[WorkloadPods], duration_ms: f64) -> Value {
     let claims: Vec<Value> = plan.claims.iter().map(claim_json).collect();
     json!({
         "nodeClaims": claims,
@@ -192,10 +206,13 @@ pub fn to_json(plan: &Plan, pods: usize, duration_ms: f64) -> Value {
         "unschedulable": plan.unschedulable.iter().map(|u| json!({"pod": u.pod, "reason": u.reason})).collect::<Vec<_>>(),
         "cost": {"perHour": price(plan.cost_per_hour()), "lowerBound": price(plan.lower_bound)},
         "stats": {"pods": pods, "durationMs": (duration_ms * 1000.0).round() / 1000.0},
+        "workloads": workloads.iter().map(|w| json!({
+            "workload": w.workload, "desired": w.desired, "existing": w.existing, "added": w.added,
+        })).collect::<Vec<_>>(),
     })
 }
 
-fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
+fn print_table(plan: &Plan, pods: usize, workloads: &[WorkloadPods], duration_ms: f64) {
     if !plan.claims.is_empty() {
         outln!(
             "{:<20} {:<22} {:<14} {:<10} {:>6} {:>10} {:>8}",
@@ -229,6 +246,13 @@ fn print_table(plan: &Plan, pods: usize, duration_ms: f64) {
     }
     let on_existing: usize = plan.existing.iter().map(|n| n.pods.len()).sum();
     outln!("pods:            {pods} pending, solved in {duration_ms:.1} ms");
+    let added: usize = workloads.iter().map(|w| w.added).sum();
+    if added > 0 {
+        outln!(
+            "from workloads:  {added} ({})",
+            snapshot::workload_summary(workloads)
+        );
+    }
     outln!(
         "existing nodes:  {on_existing} pods onto {} nodes",
         plan.existing.len()

@@ -173,3 +173,120 @@ fn unreadable_input_fails_with_a_named_error() {
     assert!(!bad_catalog.status.success());
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn workloads_become_the_pods_they_will_create_and_other_kinds_are_noted() {
+    let file = root().join("crates/karpenter/tests/plan/workloads/manifests.yaml");
+    let out = karpenter(&["plan", "-o", "json", "-f", &file.to_string_lossy()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // one line per skipped object, on stderr (the JSON stays clean)
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(notes.len(), 2, "{stderr}");
+    assert!(notes[0].contains("ConfigMap \"settings\""), "{stderr}");
+    assert!(notes[1].contains("Service \"api\""), "{stderr}");
+    let v: Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => panic!("plan output is not JSON: {e}"),
+    };
+    let workloads: Vec<(String, u64, u64, u64)> = v["workloads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            (
+                w["workload"].as_str().unwrap_or("").to_string(),
+                w["desired"].as_u64().unwrap_or(99),
+                w["existing"].as_u64().unwrap_or(99),
+                w["added"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        workloads,
+        vec![
+            ("Deployment web/api".to_string(), 3, 1, 2),
+            ("StatefulSet web/db".to_string(), 2, 0, 2),
+            ("Job web/migrate".to_string(), 2, 0, 2),
+            ("CronJob web/report".to_string(), 1, 0, 1),
+        ]
+    );
+    // 1 pending pod of the input + 7 from workloads, every one placed
+    assert_eq!(v["stats"]["pods"], 8);
+    let placed: usize = v["nodeClaims"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["pods"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(placed, 8, "{}", v["unschedulable"]);
+    let table = karpenter(&["plan", "-f", &file.to_string_lossy()]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("from workloads:  7 (CronJob web/report 1, Deployment web/api 2, Job web/migrate 2, StatefulSet web/db 2)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn instance_types_are_shaped_by_each_nodepools_ec2nodeclass() {
+    let file = root().join("crates/karpenter/tests/plan/nodeclass/manifests.yaml");
+    let claims = |text: &str| -> Vec<Value> {
+        let dir =
+            std::env::temp_dir().join(format!("karpenter-rs-nodeclass-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("m.yaml");
+        if let Err(e) = std::fs::write(&path, text) {
+            panic!("writing {}: {e}", path.display());
+        }
+        let v = plan_json(&["-f", &path.to_string_lossy()]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            v["unschedulable"],
+            Value::Array(vec![]),
+            "{}",
+            v["unschedulable"]
+        );
+        v["nodeClaims"].as_array().cloned().unwrap_or_default()
+    };
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let capped = claims(&text);
+    assert_eq!(capped.len(), 3, "maxPods 4: ten pods need three nodes");
+    assert!(
+        capped
+            .iter()
+            .all(|c| c["pods"].as_array().map_or(0, Vec::len) <= 4)
+    );
+    // the same pods without the kubelet setting fit one node
+    let plain = claims(&text.replace("  kubelet: {maxPods: 4}\n", ""));
+    assert_eq!(plain.len(), 1);
+}
+
+#[test]
+fn windows_and_raid0_nodeclasses_shape_the_types_their_pools_launch() {
+    let dir = root().join("crates/karpenter/tests/plan/nodeclass");
+    let run = |file: &str| plan_json(&["-f", &dir.join(file).to_string_lossy()]);
+    let win = run("windows.yaml");
+    assert_eq!(win["unschedulable"], Value::Array(vec![]), "{win}");
+    let claim = &win["nodeClaims"][0];
+    assert_eq!(claim["labels"]["kubernetes.io/os"], "windows", "{claim}");
+    assert_eq!(claim["labels"]["kubernetes.io/arch"], "amd64");
+    let first = claim["instanceTypes"][0].as_str().unwrap_or("");
+    assert!(
+        ["c", "m", "r"].iter().any(|c| first.starts_with(c)),
+        "{first}"
+    );
+    let nvme = run("raid0.yaml");
+    assert_eq!(nvme["unschedulable"], Value::Array(vec![]), "{nvme}");
+    assert_eq!(nvme["nodeClaims"].as_array().map_or(0, Vec::len), 1);
+    // without RAID0 the root volume is the ephemeral storage and the pod fits nowhere
+    let text = std::fs::read_to_string(dir.join("raid0.yaml")).unwrap_or_default();
+    let tmp = std::env::temp_dir().join(format!("karpenter-rs-raid0-{}.yaml", std::process::id()));
+    if let Err(e) = std::fs::write(&tmp, text.replace("  instanceStorePolicy: RAID0\n", "")) {
+        panic!("{e}");
+    }
+    let plain = plan_json(&["-f", &tmp.to_string_lossy()]);
+    let _ = std::fs::remove_file(&tmp);
+    assert_eq!(plain["nodeClaims"], Value::Array(vec![]), "{plain}");
+    assert_eq!(plain["unschedulable"].as_array().map_or(0, Vec::len), 1);
+}

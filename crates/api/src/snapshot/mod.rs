@@ -14,6 +14,7 @@ mod pod;
 mod pools;
 mod selectors;
 mod volumes;
+mod workloads;
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,7 @@ pub use drift::drift;
 pub use pdb::pdb;
 pub use pod::{pending_pod, pod_id};
 pub use selectors::{label_selector, restricted_for_pods};
+pub use workloads::{WorkloadPods, summary as workload_summary, workload_pods};
 
 /// Objects of a snapshot, indexed for lookups.
 #[derive(Default)]

@@ -8,7 +8,8 @@ pub mod labels;
 
 use std::collections::BTreeMap;
 
-use karpenter_model::{InstanceType, Offering};
+use karpenter_model::wellknown::labels as well_known;
+use karpenter_model::{InstanceType, Offering, Op, Requirement};
 
 pub use describe::{InstanceTypeInfo, InstanceTypeOffering};
 
@@ -94,11 +95,33 @@ pub fn instance_type(
     let mut zone_ids: Vec<String> = offerings.iter().filter_map(|o| o.zone_id.clone()).collect();
     zone_ids.sort();
     zone_ids.dedup();
+    let mut requirements = labels::requirements(info, region, &zone_ids);
+    if settings.ami_family == AmiFamily::Windows {
+        windows_os(&mut requirements, info);
+    }
     InstanceType {
         name: info.instance_type.clone(),
-        requirements: labels::requirements(info, region, &zone_ids),
+        requirements,
         capacity,
         overhead,
         offerings,
+    }
+}
+
+/// Upstream's `getOS` for Windows AMI families: an amd64 type runs Windows; any other
+/// architecture has no OS a Windows AMI can give it (the requirement matches nothing).
+fn windows_os(requirements: &mut [Requirement], info: &InstanceTypeInfo) {
+    let amd64 = info
+        .processor_info
+        .supported_architectures
+        .iter()
+        .any(|a| a == "x86_64");
+    let values: Vec<&str> = if amd64 {
+        vec![well_known::OS_WINDOWS]
+    } else {
+        Vec::new()
+    };
+    for r in requirements.iter_mut().filter(|r| r.key == well_known::OS) {
+        *r = Requirement::new(well_known::OS, Op::In, values.clone());
     }
 }
