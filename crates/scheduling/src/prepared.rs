@@ -19,7 +19,7 @@ use crate::nodes::{self, node_requirements};
 use crate::plan::Plan;
 use crate::pools::{self, PoolState};
 use crate::solve::{Solver, add_node_domains, domains, learn_names};
-use crate::topology::Domains;
+use crate::topology::{DomainSources, Domains};
 use crate::types::Types;
 
 /// The static half of a solve, built from one input and valid for every input with the same
@@ -29,7 +29,7 @@ pub struct Prepared {
     names: ResourceNames,
     types: Types<'static>,
     pools: Vec<PoolState>,
-    domains: BTreeMap<String, BTreeSet<String>>,
+    domains: DomainSources,
     type_names: Vec<String>,
     pools_in: Vec<Pool>,
     daemonsets: Vec<DaemonSet>,

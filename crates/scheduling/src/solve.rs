@@ -20,7 +20,7 @@ use crate::plan::Plan;
 use crate::pods::{self, PodState};
 use crate::pools::{self, PoolState};
 use crate::taints::{tolerates, untolerated};
-use crate::topology::{Domains, GroupRef, Topology, TopologyError};
+use crate::topology::{DomainSources, Domains, GroupRef, Topology, TopologyError};
 use crate::types::{Types, offering_ok};
 use crate::{explain, finish, well_known};
 
@@ -137,41 +137,45 @@ pub(crate) fn learn_names<'r>(
 }
 
 /// Add the existing nodes' labels to the domains (reference 2.8).
-pub(crate) fn add_node_domains(input: &Input, out: &mut BTreeMap<String, BTreeSet<String>>) {
+pub(crate) fn add_node_domains(input: &Input, out: &mut DomainSources) {
     for node in &input.existing {
+        let taints = out.taint_id(&node.taints);
         for (k, v) in &node.labels {
-            if !out.get(k).is_some_and(|d| d.contains(v)) {
-                out.entry(k.clone()).or_default().insert(v.clone());
-            }
+            out.insert(k, v, taints);
         }
     }
 }
 
 /// Key/value domains the NodePools offer (reference 2.8); existing nodes' labels are
 /// added by [`add_node_domains`].
-pub(crate) fn domains(
-    input: &Input,
-    types: &Types<'_>,
-    pools: &[PoolState],
-) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut insert = |r: &Requirements| {
-        for key in r.keys() {
-            if let Some(set) = r.get(key)
-                && !set.complement
-            {
-                out.entry(key.to_string())
-                    .or_default()
-                    .extend(set.values.iter().cloned());
-            }
-        }
-    };
+pub(crate) fn domains(input: &Input, types: &Types<'_>, pools: &[PoolState]) -> DomainSources {
+    let mut out = DomainSources::default();
     for (pool, ps) in input.pools.iter().zip(pools) {
+        // a pool's values first, then each under the pool's taints once
+        let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut insert = |r: &Requirements| {
+            for key in r.keys() {
+                if let Some(set) = r.get(key)
+                    && !set.complement
+                {
+                    values
+                        .entry(key.to_string())
+                        .or_default()
+                        .extend(set.values.iter().cloned());
+                }
+            }
+        };
         insert(&pool.requirements);
         for i in ps.types.iter() {
             let mut r = pool.requirements.clone();
             r.add_all(&types.base.reqs[i]);
             insert(&r);
+        }
+        let taints = out.taint_id(&pool.taints);
+        for (k, vs) in &values {
+            for v in vs {
+                out.insert(k, v, taints);
+            }
         }
     }
     out

@@ -81,6 +81,9 @@ pub struct Group {
     namespaces: BTreeSet<String>,
     selector: LabelSelector,
     filter: Option<NodeFilter>,
+    /// nodeTaintsPolicy Honor: per domain id, whether it counts at all (something offering
+    /// it has taints the pod tolerates); `None`: every domain counts.
+    eligible: Option<Vec<bool>>,
     /// Counts per domain id (per slot for hostname).
     counts: Vec<i32>,
     /// Domains (slots) with a nonzero count.
@@ -107,6 +110,13 @@ impl Group {
         self.counts.get(d).copied().unwrap_or(0)
     }
 
+    /// Does domain `d` count toward the skew's minimum?
+    fn eligible(&self, d: usize) -> bool {
+        self.eligible
+            .as_ref()
+            .is_none_or(|e| e.get(d).copied().unwrap_or(false))
+    }
+
     fn inc(&mut self, d: usize, claim_slot: bool) {
         if self.counts.len() <= d {
             self.counts.resize(d + 1, 0);
@@ -126,34 +136,92 @@ impl Group {
     }
 }
 
+/// Topology domains as the NodePools and nodes offer them: per key, each value with the
+/// taint lists of what offers it (upstream's `DomainGroup`), the lists interned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DomainSources {
+    /// Key to value to the ids (into `taints`) of its sources' taint lists.
+    pub values: BTreeMap<String, BTreeMap<String, BTreeSet<usize>>>,
+    /// Distinct taint lists.
+    pub taints: Vec<Vec<Taint>>,
+}
+
+impl DomainSources {
+    /// The id of a taint list (interned on first use).
+    pub fn taint_id(&mut self, taints: &[Taint]) -> usize {
+        match self.taints.iter().position(|t| t.as_slice() == taints) {
+            Some(i) => i,
+            None => {
+                self.taints.push(taints.to_vec());
+                self.taints.len() - 1
+            }
+        }
+    }
+
+    /// `key=value` is offered by something carrying taint list `taints` (an id).
+    pub fn insert(&mut self, key: &str, value: &str, taints: usize) {
+        let values = match self.values.get_mut(key) {
+            Some(v) => v,
+            None => self.values.entry(key.to_string()).or_default(),
+        };
+        match values.get_mut(value) {
+            Some(ids) => {
+                ids.insert(taints);
+            }
+            None => {
+                values.insert(value.to_string(), BTreeSet::from([taints]));
+            }
+        }
+    }
+}
+
 /// Every topology key's domains, in value order, and each value's position: built once
 /// per cluster view and shared by the solves over it.
 #[derive(Debug, Default)]
 pub struct Domains {
     domains: BTreeMap<String, Vec<String>>,
     domain_ids: HashMap<String, HashMap<String, usize>>,
+    /// Per key, per domain: the taint lists of what offers it.
+    sources: HashMap<String, Vec<Vec<usize>>>,
+    taints: Vec<Vec<Taint>>,
 }
 
 impl Domains {
-    /// Index `domains` (key to values).
-    pub fn new(domains: BTreeMap<String, BTreeSet<String>>) -> Self {
-        let domains: BTreeMap<String, Vec<String>> = domains
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().collect()))
-            .collect();
-        let domain_ids = domains
-            .iter()
-            .map(|(k, vs)| {
-                (
-                    k.clone(),
-                    vs.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
-                )
-            })
-            .collect();
+    /// Index `sources`.
+    pub fn new(sources: DomainSources) -> Self {
+        let mut domains = BTreeMap::new();
+        let mut domain_ids = HashMap::new();
+        let mut by_key = HashMap::new();
+        for (k, vs) in sources.values {
+            let ids: HashMap<String, usize> =
+                vs.keys().enumerate().map(|(i, v)| (v.clone(), i)).collect();
+            by_key.insert(
+                k.clone(),
+                vs.values().map(|s| s.iter().copied().collect()).collect(),
+            );
+            domains.insert(k.clone(), vs.into_keys().collect());
+            domain_ids.insert(k, ids);
+        }
         Domains {
             domains,
             domain_ids,
+            sources: by_key,
+            taints: sources.taints,
         }
+    }
+
+    /// Per domain of `key`: does something offering it carry taints `tolerations` tolerate?
+    fn tolerable(&self, key: &str, tolerations: &[Toleration]) -> Vec<bool> {
+        let ok: Vec<bool> = self
+            .taints
+            .iter()
+            .map(|t| tolerates(t, tolerations, true))
+            .collect();
+        self.sources.get(key).map_or_else(Vec::new, |per| {
+            per.iter()
+                .map(|ids| ids.iter().any(|&i| ok.get(i).copied().unwrap_or(true)))
+                .collect()
+        })
     }
 }
 
@@ -210,6 +278,7 @@ impl Topology {
             namespaces: ns.clone(),
             selector: sel.clone(),
             filter,
+            eligible: None,
             counts: Vec::new(),
             nonzero: 0,
             nonzero_claims: 0,
@@ -229,7 +298,13 @@ impl Topology {
             max_skew: s.max_skew,
             min_domains: s.min_domains,
         };
-        let (gk, g) = Self::make(kind, &s.key, &ns, &s.selector, Some(filter));
+        let tolerations = filter.tolerations.clone();
+        let (gk, mut g) = Self::make(kind, &s.key, &ns, &s.selector, Some(filter));
+        if let Some(tols) = tolerations
+            && !g.hostname
+        {
+            g.eligible = Some(self.shared.tolerable(&s.key, &tols));
+        }
         Self::intern(&mut self.index, &mut self.groups, gk, g)
     }
 
@@ -357,7 +432,7 @@ impl Topology {
                 let mut min = i32::MAX;
                 let mut eligible = 0;
                 for (i, d) in domains.iter().enumerate() {
-                    if pod_has(d) {
+                    if pod_has(d) && g.eligible(i) {
                         eligible += 1;
                         min = min.min(g.count(i));
                     }
@@ -423,7 +498,7 @@ impl Topology {
                 let mut min = i32::MAX;
                 let mut eligible = 0;
                 for (i, d) in domains.iter().enumerate() {
-                    if pod_has(d) {
+                    if pod_has(d) && g.eligible(i) {
                         eligible += 1;
                         min = min.min(g.count(i));
                     }

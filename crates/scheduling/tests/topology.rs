@@ -230,3 +230,39 @@ fn spread_counts_existing_pods() {
     zones.sort();
     assert_eq!(zones, vec!["b".to_string(), "c".to_string()]);
 }
+
+#[test]
+fn node_taints_policy_honor_counts_only_domains_offered_with_tolerated_taints() {
+    use karpenter_model::{Effect, Op};
+    // zones a and b from an untainted pool; zone c only from a pool the pods do not tolerate
+    let mut ab = pool("ab");
+    ab.requirements
+        .add_all(&reqs(&[(ZONE, Op::In, &["a", "b"])]));
+    let mut c = pool("c");
+    c.requirements.add_all(&reqs(&[(ZONE, Op::In, &["c"])]));
+    c.taints.push(taint("dedicated", Effect::NoSchedule));
+    let pods = |honor: bool| -> Vec<_> {
+        (0..4)
+            .map(|i| {
+                let mut p = labelled(pod(&format!("web-{i}"), "1", "1Gi"), "app", "web");
+                let mut s = spread(ZONE, 1, "app", "web");
+                s.honor_node_taints = honor;
+                p.spreads.push(s);
+                p
+            })
+            .collect()
+    };
+    // Ignore (the default): zone c counts with 0 pods, so a and b may hold one pod each
+    let plan = solve(&input(pods(false), vec![ab.clone(), c.clone()], 8));
+    assert_eq!(plan.unschedulable.len(), 2, "{:?}", plan.unschedulable);
+    // Honor: zone c does not count, the four pods spread two and two over a and b
+    let plan = solve(&input(pods(true), vec![ab, c], 8));
+    assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+    let mut zones: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..4 {
+        *zones
+            .entry(zone_of(&plan, &format!("default/web-{i}")).unwrap_or_default())
+            .or_default() += 1;
+    }
+    assert_eq!(zones, BTreeMap::from([("a".into(), 2), ("b".into(), 2)]));
+}
