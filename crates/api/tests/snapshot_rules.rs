@@ -247,3 +247,100 @@ fn pods_of_a_deleting_node_are_planned_again_only_if_they_can_be_evicted() {
     let i = input(&docs, None);
     assert_eq!(planned(&i), vec!["default/exhausted", "default/free"]);
 }
+
+/// A pending pod mounting claim `claim`.
+fn pod_with_claim(claim: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: db, namespace: default}}
+spec:
+  containers: [{{name: c, image: x, resources: {{requests: {{cpu: 100m, memory: 100Mi}}}}}}]
+  volumes: [{{name: data, persistentVolumeClaim: {{claimName: {claim}}}}}]
+"#
+    )
+}
+
+#[test]
+fn an_unbound_claim_without_a_storage_class_makes_the_pod_unschedulable() {
+    let claim = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec: {storageClassName: "", accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}
+"#;
+    let i = input(
+        &[
+            NODEPOOL.to_string(),
+            claim.to_string(),
+            pod_with_claim("data"),
+        ],
+        None,
+    );
+    let why = i.pods[0].ignored.clone().unwrap_or_default();
+    assert!(why.contains("must define a storage class"), "{why}");
+}
+
+/// A claim bound to PV `pv` of `kind` (`local: {path: /d}` or `hostPath: {path: /d}` or
+/// `csi: ...`) with node affinity `terms` (YAML flow list).
+fn bound(kind: &str, terms: &str) -> [String; 2] {
+    [
+        format!(
+            r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: pv-data}}
+spec:
+  capacity: {{storage: 10Gi}}
+  accessModes: [ReadWriteOnce]
+  {kind}
+  nodeAffinity: {{required: {{nodeSelectorTerms: {terms}}}}}
+"#
+        ),
+        r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec: {volumeName: pv-data, accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}}
+"#
+        .to_string(),
+    ]
+}
+
+#[test]
+fn local_and_host_path_volumes_drop_hostname_from_their_terms() {
+    let zoned = "[{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [old-node]}, \
+                 {key: topology.kubernetes.io/zone, operator: In, values: [us-east-1a]}]}]";
+    let host_only =
+        "[{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [old-node]}]}]";
+    let volume_keys = |kind: &str, terms: &str| -> Vec<Vec<String>> {
+        let [pv, pvc] = bound(kind, terms);
+        let i = input(
+            &[NODEPOOL.to_string(), pv, pvc, pod_with_claim("data")],
+            None,
+        );
+        assert!(i.pods[0].ignored.is_none(), "{:?}", i.pods[0].ignored);
+        i.pods[0]
+            .volume_requirements
+            .iter()
+            .map(|r| r.keys().map(str::to_string).collect())
+            .collect()
+    };
+    for kind in ["local: {path: /d}", "hostPath: {path: /d}"] {
+        // the zone stays, the hostname goes
+        assert_eq!(
+            volume_keys(kind, zoned),
+            vec![vec!["topology.kubernetes.io/zone".to_string()]],
+            "{kind}"
+        );
+        // a term of hostname only is left empty: the volume does not constrain the node
+        assert!(volume_keys(kind, host_only).is_empty(), "{kind}");
+    }
+    // any other volume keeps its hostname term (it really is on that node)
+    let csi = "csi: {driver: ebs.csi.aws.com, volumeHandle: vol-1}";
+    assert_eq!(
+        volume_keys(csi, host_only),
+        vec![vec!["kubernetes.io/hostname".to_string()]]
+    );
+}

@@ -1,6 +1,8 @@
 //! Volume topology (reference 2.10): where a pod's persistent volumes can be reached. A
 //! bound claim follows its PersistentVolume's node affinity; an unbound claim of a
-//! `WaitForFirstConsumer` StorageClass follows the class's `allowedTopologies`. Each volume
+//! `WaitForFirstConsumer` StorageClass follows the class's `allowedTopologies` (an unbound
+//! claim with `storageClassName: ""` cannot be provisioned for). Local and hostPath volumes
+//! drop hostname from their terms (a term left empty allows every node). Each volume
 //! gives alternatives (ORed); several volumes multiply out. CSI drivers are recorded for
 //! attach limits. Missing, deleting, lost or `Immediate`-unbound claims make the pod ignored.
 
@@ -59,6 +61,9 @@ fn claim_volume(
             .get(pv_name)
             .ok_or_else(|| format!("persistentvolume {pv_name} of claim {ns}/{name} not found"))?;
         let pv_spec = pv.spec.clone().unwrap_or_default();
+        // a local or hostPath volume names the node it was made on; a new node has a new
+        // hostname, so upstream drops hostname from such a volume's terms
+        let node_bound = pv_spec.local.is_some() || pv_spec.host_path.is_some();
         let mut alts = Vec::new();
         for t in pv_spec
             .node_affinity
@@ -66,13 +71,33 @@ fn claim_volume(
             .flat_map(|a| a.required.iter())
             .flat_map(|r| &r.node_selector_terms)
         {
-            alts.push(selectors::term(t)?);
+            let mut t = t.clone();
+            if node_bound {
+                if let Some(e) = t.match_expressions.as_mut() {
+                    e.retain(|r| r.key != labels::HOSTNAME);
+                }
+                let empty = t.match_expressions.as_ref().is_none_or(Vec::is_empty)
+                    && t.match_fields.as_ref().is_none_or(Vec::is_empty);
+                if empty {
+                    // a term left with nothing allows every node: the volume is no constraint
+                    alts.clear();
+                    break;
+                }
+            }
+            alts.push(selectors::term(&t)?);
         }
         let driver = pv_spec
             .csi
             .map(|c| c.driver)
             .or_else(|| pv_spec.aws_elastic_block_store.map(|_| EBS_CSI.to_string()));
         return Ok((without_region(alts), driver));
+    }
+    if spec.storage_class_name.as_deref() == Some("") {
+        // upstream: an unbound claim must name a class to be provisioned (`""` asks for a
+        // pre-bound volume, which it does not have)
+        return Err(format!(
+            "unbound persistentvolumeclaim {ns}/{name} must define a storage class (storageClassName is \"\")"
+        ));
     }
     let class_name = spec.storage_class_name.clone().or_else(|| {
         cluster
