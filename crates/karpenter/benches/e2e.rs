@@ -8,6 +8,9 @@
 //! CPU, and the CPU seconds each control-plane component spent in the scale-out, which says
 //! what limited the figure.
 //!
+//! Scenarios: `basic`, `wide` (30 Deployments with zone spread, hostname anti-affinity and
+//! spread), `hostname-spread`, `interference` (hostname self anti-affinity), `do-not-disrupt`,
+//! `drift` (a template change replaces every node) and `20k` (20,000 pending pods).
 //! `cargo bench -p karpenter --bench e2e` runs everything; `PERF_SCENARIOS=basic,20k` and
 //! `PERF_CONTROLLERS=ours,upstream` choose; `PERF_TIMEOUT_S` caps each phase (default 600).
 
@@ -42,6 +45,62 @@ struct Scenario {
     name: &'static str,
     workloads: Vec<Workload>,
     consolidate: bool,
+    /// After the scale-out, change a template annotation and time until every node that
+    /// was there has been replaced (upstream's drift test).
+    drift: bool,
+}
+
+const ZONE_SPREAD: &str = "{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: APP}}}";
+const HOST_SPREAD: &str = "{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: APP}}}";
+const HOST_ANTI: &str = "affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: APP}}}]}}";
+
+/// Upstream's wide-deployments test: 30 Deployments of 225m-3800m CPU and 300Mi-64Gi, 1000
+/// pods (35, 35 and 30 per third), every one spread over zones, #1-3 with hostname
+/// anti-affinity and #4-6 with hostname spread; scaled in to 70 %.
+fn wide_deployments() -> Vec<Workload> {
+    const NAMES: [&str; 30] = [
+        "w01", "w02", "w03", "w04", "w05", "w06", "w07", "w08", "w09", "w10", "w11", "w12", "w13",
+        "w14", "w15", "w16", "w17", "w18", "w19", "w20", "w21", "w22", "w23", "w24", "w25", "w26",
+        "w27", "w28", "w29", "w30",
+    ];
+    const CPU: [&str; 10] = [
+        "225m", "450m", "700m", "900m", "1200m", "1500m", "2000m", "2500m", "3000m", "3800m",
+    ];
+    const MEM: [&str; 10] = [
+        "300Mi", "900Mi", "2Gi", "3100Mi", "6Gi", "10Gi", "16Gi", "28Gi", "40Gi", "64Gi",
+    ];
+    NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let replicas = if i < 20 { 35 } else { 30 };
+            let extra: &'static str = match i {
+                0..=2 => Box::leak(
+                    format!("{HOST_ANTI}\n      topologySpreadConstraints: [{ZONE_SPREAD}]")
+                        .replace("APP", name)
+                        .into_boxed_str(),
+                ),
+                3..=5 => Box::leak(
+                    format!("topologySpreadConstraints: [{ZONE_SPREAD}, {HOST_SPREAD}]")
+                        .replace("APP", name)
+                        .into_boxed_str(),
+                ),
+                _ => Box::leak(
+                    format!("topologySpreadConstraints: [{ZONE_SPREAD}]")
+                        .replace("APP", name)
+                        .into_boxed_str(),
+                ),
+            };
+            Workload {
+                name,
+                replicas,
+                scaled_in: replicas * 7 / 10,
+                cpu: CPU[(i * 7) % 10],
+                memory: MEM[(i * 3) % 10],
+                extra,
+            }
+        })
+        .collect()
 }
 
 fn scenarios() -> Vec<Scenario> {
@@ -73,6 +132,8 @@ fn scenarios() -> Vec<Scenario> {
         let name: &'static str = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"][i];
         wide.push(w(name, 2000, 2000, cpu, memory, ""));
     }
+    let anti =
+        |app: &str| -> &'static str { Box::leak(HOST_ANTI.replace("APP", app).into_boxed_str()) };
     vec![
         Scenario {
             name: "basic",
@@ -81,6 +142,48 @@ fn scenarios() -> Vec<Scenario> {
                 w("large", 500, 350, "3500m", "28Gi", ""),
             ],
             consolidate: true,
+            drift: false,
+        },
+        Scenario {
+            name: "wide",
+            workloads: wide_deployments(),
+            consolidate: true,
+            drift: false,
+        },
+        Scenario {
+            name: "interference",
+            workloads: vec![
+                w("small", 500, 250, "900m", "3100Mi", anti("small")),
+                w("large", 500, 250, "3500m", "28Gi", anti("large")),
+            ],
+            consolidate: true,
+            drift: false,
+        },
+        Scenario {
+            name: "do-not-disrupt",
+            workloads: vec![
+                w("small", 500, 350, "900m", "3100Mi", ""),
+                w("large", 500, 350, "3500m", "28Gi", ""),
+                w("pinned", 100, 100, "900m", "450Mi", "DND"),
+            ],
+            consolidate: true,
+            drift: false,
+        },
+        Scenario {
+            name: "drift",
+            workloads: vec![
+                w(
+                    "spread",
+                    300,
+                    300,
+                    "900m",
+                    "3100Mi",
+                    "topologySpreadConstraints: [{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: spread}}}]",
+                ),
+                w("standard", 300, 300, "3500m", "28Gi", ""),
+            ],
+            consolidate: false,
+            drift: true,
         },
         Scenario {
             name: "hostname-spread",
@@ -96,11 +199,13 @@ fn scenarios() -> Vec<Scenario> {
                 w("large", 500, 350, "3500m", "28Gi", ""),
             ],
             consolidate: true,
+            drift: false,
         },
         Scenario {
             name: "20k",
             workloads: wide,
             consolidate: false,
+            drift: false,
         },
     ]
 }
@@ -125,6 +230,19 @@ spec:
 "#;
 
 fn deployment(w: &Workload) -> String {
+    if w.extra == "DND" {
+        // upstream's do-not-disrupt pods: the annotation on the pod template
+        let plain = e2e::deployment_with("perf", w.name, w.replicas, w.cpu, w.memory, "");
+        let labels = format!("metadata: {{labels: {{app: {}}}}}", w.name);
+        return plain.replacen(
+            &labels,
+            &format!(
+                "metadata: {{labels: {{app: {}}}, annotations: {{karpenter.sh/do-not-disrupt: \"true\"}}}}",
+                w.name
+            ),
+            1,
+        );
+    }
     e2e::deployment_with("perf", w.name, w.replicas, w.cpu, w.memory, w.extra)
 }
 
@@ -188,9 +306,13 @@ struct Figures {
     nodes_out: usize,
     scale_out_cpu: f64,
     last_claim_s: Option<f64>,
+    /// When kube-scheduler first reported the last pod unschedulable (what both controllers
+    /// wait for before they plan a pod, as upstream's FailedToSchedule).
+    last_marked_s: Option<f64>,
     consolidate_s: Option<f64>,
     nodes_in: usize,
     consolidate_cpu: f64,
+    drift_s: Option<f64>,
     peak_rss_mb: f64,
     components: BTreeMap<String, f64>,
 }
@@ -332,6 +454,7 @@ fn run(scenario: &Scenario, upstream: Option<&Path>, timeout: Duration) -> Figur
         .filter_map(|c| c.metadata.creation_timestamp.as_ref())
         .map(|t| (t.0.as_millisecond() - started_wall) as f64 / 1000.0)
         .max_by(f64::total_cmp);
+    f.last_marked_s = last_marked(&env, started_wall);
     if scenario.consolidate && f.scale_out_s.is_some() {
         let cpu1 = proc_usage(pid).map_or(0.0, |u| u.0);
         let started = Instant::now();
@@ -358,8 +481,65 @@ fn run(scenario: &Scenario, upstream: Option<&Path>, timeout: Duration) -> Figur
         let took = started.elapsed().as_secs_f64();
         f.consolidate_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu1) / took;
     }
+    if scenario.drift && f.scale_out_s.is_some() {
+        f.drift_s = drift(&env, want, timeout);
+    }
     f.peak_rss_mb = proc_usage(pid).map_or(0.0, |u| u.1 as f64 / 1024.0);
     f
+}
+
+/// Seconds from `started_wall` (ms) to the first FailedScheduling event of the pod that got
+/// its first one last.
+fn last_marked(env: &Env, started_wall: i64) -> Option<f64> {
+    use k8s_openapi::api::core::v1::Event;
+    let api: Api<Event> = Api::namespaced(env.client.clone(), "perf");
+    let events = env
+        .rt
+        .block_on(api.list(&ListParams::default().fields("reason=FailedScheduling")))
+        .ok()?;
+    let mut first: BTreeMap<String, i64> = BTreeMap::new();
+    for e in &events.items {
+        let Some(at) = e.metadata.creation_timestamp.as_ref() else {
+            continue;
+        };
+        let name = e.involved_object.name.clone().unwrap_or_default();
+        let ms = at.0.as_millisecond();
+        first
+            .entry(name)
+            .and_modify(|t| *t = (*t).min(ms))
+            .or_insert(ms);
+    }
+    first
+        .values()
+        .max()
+        .map(|t| (t - started_wall) as f64 / 1000.0)
+}
+
+/// Change a template annotation (the NodePool hash moves, every node drifts) and time until
+/// no NodeClaim of before is left and every pod is bound again.
+fn drift(env: &Env, want: usize, timeout: Duration) -> Option<f64> {
+    let before: Vec<String> = env
+        .list::<NodeClaim>()
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    let started = Instant::now();
+    env.patch_nodepool(
+        "default",
+        serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"perf/drift": "1"}}}}}),
+    );
+    while started.elapsed() < timeout {
+        std::thread::sleep(Duration::from_secs(2));
+        let now: Vec<NodeClaim> = env.list();
+        let old_left = now
+            .iter()
+            .filter_map(|c| c.metadata.name.as_ref())
+            .any(|n| before.contains(n));
+        if !old_left && count(env, None) == want && count(env, Some("spec.nodeName=")) == 0 {
+            return Some(started.elapsed().as_secs_f64());
+        }
+    }
+    None
 }
 
 fn secs(v: Option<f64>, timeout: Duration) -> String {
@@ -376,7 +556,10 @@ fn main() {
             .filter(|s| !s.is_empty())
             .collect()
     };
-    let names = chosen("PERF_SCENARIOS", "basic,hostname-spread,20k");
+    let names = chosen(
+        "PERF_SCENARIOS",
+        "basic,wide,hostname-spread,interference,do-not-disrupt,drift,20k",
+    );
     let controllers = chosen("PERF_CONTROLLERS", "ours,upstream");
     let timeout = Duration::from_secs(
         std::env::var("PERF_TIMEOUT_S")
@@ -394,9 +577,9 @@ fn main() {
         None
     };
     println!(
-        "| scenario | controller | pods | scale-out s | last NodeClaim s | nodes | controller CPU (cores) | consolidation s | nodes after | CPU (cores) | peak RSS MB | CPU s in scale-out: apiserver / scheduler / controller-manager / kwok / etcd |"
+        "| scenario | controller | pods | scale-out s | last pod marked unschedulable s | last NodeClaim s | nodes | controller CPU (cores) | consolidation s | nodes after | CPU (cores) | drift s | peak RSS MB | CPU s in scale-out: apiserver / scheduler / controller-manager / kwok / etcd |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for s in scenarios()
         .iter()
         .filter(|s| names.iter().any(|n| n == s.name))
@@ -416,11 +599,12 @@ fn main() {
             let f = run(s, bin, timeout);
             let comp = |k: &str| f.components.get(k).copied().unwrap_or(0.0);
             println!(
-                "| {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",
                 s.name,
                 who,
                 f.pods,
                 secs(f.scale_out_s, timeout),
+                f.last_marked_s.map_or("-".into(), |s| format!("{s:.1}")),
                 f.last_claim_s.map_or("-".into(), |s| format!("{s:.1}")),
                 f.nodes_out,
                 f.scale_out_cpu,
@@ -435,6 +619,11 @@ fn main() {
                     "-".into()
                 },
                 f.consolidate_cpu,
+                if s.drift {
+                    secs(f.drift_s, timeout)
+                } else {
+                    "-".into()
+                },
                 f.peak_rss_mb,
                 comp("kube-apiserver"),
                 comp("kube-scheduler"),
