@@ -1,6 +1,7 @@
 //! The watch caches: one store per kind the controllers read, filled by kube-rs watchers
 //! that relist and resume after errors and API server restarts (with backoff), and a
 //! version that moves on every event so the controller loop knows when to look again.
+//! Objects are cached without their `managedFields`, which nothing here reads.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -61,7 +62,8 @@ impl<K: Resource> Store<K> {
                 self.relisting = Some(BTreeMap::new());
                 false
             }
-            Event::InitApply(o) => {
+            Event::InitApply(mut o) => {
+                slim(&mut o);
                 let key = key_of(&o);
                 if let Some(buffer) = self.relisting.as_mut() {
                     buffer.insert(key, Arc::new(o));
@@ -75,7 +77,8 @@ impl<K: Resource> Store<K> {
                 self.synced = true;
                 true
             }
-            Event::Apply(o) => {
+            Event::Apply(mut o) => {
+                slim(&mut o);
                 let key = key_of(&o);
                 // the controller's own writes go in ahead of their events: never let an
                 // older event take a newer object's place
@@ -97,7 +100,8 @@ impl<K: Resource> Store<K> {
     }
 
     /// Put an object the controller itself just wrote, ahead of its watch event.
-    pub fn put(&mut self, o: K) {
+    pub fn put(&mut self, mut o: K) {
+        slim(&mut o);
         let key = key_of(&o);
         if self
             .items
@@ -108,6 +112,12 @@ impl<K: Resource> Store<K> {
         }
         self.items.insert(key, Arc::new(o));
     }
+}
+
+/// Drop what no controller reads and every object carries: `managedFields` (server-side
+/// apply's bookkeeping) are most of a cached Pod's size.
+fn slim<K: Resource>(o: &mut K) {
+    o.meta_mut().managed_fields = None;
 }
 
 /// Is `a` a newer version of the object than `b`? Resource versions are opaque to clients,
@@ -262,4 +272,46 @@ impl Cache {
 /// The name of an object, for messages.
 pub fn name_of<K: Resource>(o: &K) -> String {
     o.name_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+
+    fn pod(rv: &str) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some("p".into()),
+                namespace: Some("default".into()),
+                resource_version: Some(rv.into()),
+                managed_fields: Some(vec![ManagedFieldsEntry {
+                    manager: Some("kube-scheduler".into()),
+                    ..ManagedFieldsEntry::default()
+                }]),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        }
+    }
+
+    #[test]
+    fn objects_are_cached_without_managed_fields_and_never_replaced_by_older_ones() {
+        let mut s: Store<Pod> = Store::default();
+        for e in [Event::Init, Event::InitApply(pod("5")), Event::InitDone] {
+            s.apply(e);
+        }
+        let cached = s.get("default/p").map(|p| p.metadata.clone());
+        assert_eq!(cached.as_ref().and_then(|m| m.managed_fields.clone()), None);
+        assert!(s.apply(Event::Apply(pod("7"))));
+        s.put(pod("9"));
+        // an event older than what the controller wrote itself is ignored
+        assert!(!s.apply(Event::Apply(pod("8"))));
+        let m = s
+            .get("default/p")
+            .map(|p| p.metadata.clone())
+            .unwrap_or_default();
+        assert_eq!(m.resource_version.as_deref(), Some("9"));
+        assert_eq!(m.managed_fields, None);
+    }
 }
