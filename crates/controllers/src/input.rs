@@ -50,12 +50,7 @@ pub fn evictable(state: &ClusterState, p: &PodState) -> bool {
     if p.do_not_disrupt {
         return false;
     }
-    let mut covering = state.pdbs_of(p);
-    match (covering.next(), covering.next()) {
-        (None, _) => true,
-        (Some(b), None) => !b.fully_blocking(),
-        (Some(_), Some(_)) => false,
-    }
+    karpenter_disruption::pdb::Pdb::allow_eviction(state.pdbs_of(p))
 }
 
 /// Existing capacity and the pods bound to it. `skip` names nodes (or in-flight claims) to

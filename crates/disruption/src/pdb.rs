@@ -67,6 +67,17 @@ impl Pdb {
         ) || matches!(self.min_available, Some(IntOrPercent::Percent(p)) if p >= 100)
     }
 
+    /// Can a pod covered by `covering` budgets be evicted at all? Not under two budgets
+    /// (the Eviction API refuses), nor under a fully blocking one.
+    pub fn allow_eviction<'a>(covering: impl IntoIterator<Item = &'a Pdb>) -> bool {
+        let mut covering = covering.into_iter();
+        match (covering.next(), covering.next()) {
+            (None, _) => true,
+            (Some(b), None) => !b.fully_blocking(),
+            (Some(_), Some(_)) => false,
+        }
+    }
+
     /// `status.disruptionsAllowed` as the disruption controller of Kubernetes computes it:
     /// healthy pods less what the budget keeps of the `expected` ones, never negative.
     pub fn allowed(&self, expected: i32, healthy: i32) -> i32 {

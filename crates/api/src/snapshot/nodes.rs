@@ -93,12 +93,7 @@ fn evictable(cluster: &Cluster<'_>, pdbs: &[Pdb], pod: &Pod) -> bool {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     let empty = BTreeMap::new();
     let pod_labels = pod.metadata.labels.as_ref().unwrap_or(&empty);
-    let mut covering = pdbs.iter().filter(|b| b.covers(ns, pod_labels));
-    match (covering.next(), covering.next()) {
-        (None, _) => true,
-        (Some(b), None) => !b.fully_blocking(),
-        (Some(_), Some(_)) => false,
-    }
+    Pdb::allow_eviction(pdbs.iter().filter(|b| b.covers(ns, pod_labels)))
 }
 
 /// Each NodeClaim's startup taints, under its provider id and under its Node's name.
