@@ -174,4 +174,10 @@ pub trait CloudProvider {
     fn is_drifted(&self, instance: &Instance) -> Result<Option<String>, CloudError>;
     /// Interruption and state-change events that arrived up to `now`.
     fn poll_events(&mut self, now: Time) -> Vec<CloudEvent>;
+    /// The provider's own controllers, run once a pass by the leader before the core's
+    /// (NodeClass status, instance-type and price refresh, idle launch templates); none by
+    /// default.
+    fn refresh(&mut self, now: Time) {
+        let _ = now;
+    }
 }

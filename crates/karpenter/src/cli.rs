@@ -34,7 +34,7 @@ enum Command {
     Simulate(crate::simulate_cmd::SimulateArgs),
     /// Run the controller against a Kubernetes API server (leader-elected, watches, the
     /// same loops `simulate` runs), launching through a cloud provider.
-    Controller(crate::controller_cmd::ControllerArgs),
+    Controller(Box<crate::controller_cmd::ControllerArgs>),
     /// Load manifests and validate every NodePool, NodeClaim and EC2NodeClass in them.
     Validate {
         /// Manifest files or directories (YAML, JSON, Lists, gzip).
@@ -50,7 +50,7 @@ const MAX_SHOWN: usize = 50;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Simulate(args) => crate::simulate_cmd::run_cmd(args),
-        Command::Controller(args) => crate::controller_cmd::run_cmd(args),
+        Command::Controller(args) => crate::controller_cmd::run_cmd(*args),
         Command::Crds { output_dir } => {
             match output_dir {
                 None => {

@@ -95,4 +95,7 @@ impl<C: CloudProvider> CloudProvider for WithDrift<'_, C> {
     fn poll_events(&mut self, now: Time) -> Vec<CloudEvent> {
         self.inner.poll_events(now)
     }
+    fn refresh(&mut self, now: Time) {
+        self.inner.refresh(now);
+    }
 }

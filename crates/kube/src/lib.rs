@@ -22,4 +22,4 @@ pub mod status;
 pub mod translate;
 pub mod writer;
 
-pub use run::{RunError, Settings, run};
+pub use run::{ProviderContext, RunError, Settings, run, run_with};

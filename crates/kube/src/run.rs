@@ -81,6 +81,9 @@ pub enum RunError {
     /// The async runtime could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    /// The cloud provider could not start.
+    #[error("cloud provider: {0}")]
+    Provider(String),
 }
 
 async fn client(settings: &Settings) -> Result<Client, RunError> {
@@ -106,20 +109,49 @@ async fn client(settings: &Settings) -> Result<Client, RunError> {
     Ok(builder.with_layer(&RateLimitLayer(limiter)).build())
 }
 
-/// Run the controller until SIGTERM or SIGINT (or a lost lease). Blocks the calling thread.
+/// What a cloud provider is made from: the API client, the runtime its calls run on, the
+/// watch caches and the settings.
+pub struct ProviderContext<'a> {
+    /// The API client (rate limited).
+    pub client: &'a Client,
+    /// The runtime its calls block on.
+    pub handle: tokio::runtime::Handle,
+    /// The watch caches.
+    pub cache: &'a Cache,
+    /// The controller's settings.
+    pub settings: &'a Settings,
+}
+
+/// Run the controller with the KWOK provider until SIGTERM or SIGINT (or a lost lease).
+/// Blocks the calling thread.
 pub fn run(settings: Settings) -> Result<(), RunError> {
+    run_with(settings, |ctx| {
+        let catalog = karpenter_catalog::load(&ctx.settings.catalog, &AwsSettings::default())
+            .map_err(|e| RunError::Catalog {
+                spec: ctx.settings.catalog.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(KwokCloud::new(
+            ctx.client.clone(),
+            ctx.handle,
+            catalog,
+            ctx.cache.clone(),
+            ctx.settings.kwok.clone(),
+        ))
+    })
+}
+
+/// Run the controller with the provider `make` builds. Blocks the calling thread.
+pub fn run_with<C, F>(settings: Settings, make: F) -> Result<(), RunError>
+where
+    C: CloudProvider,
+    F: FnOnce(ProviderContext<'_>) -> Result<C, RunError>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
-    let catalog =
-        karpenter_catalog::load(&settings.catalog, &AwsSettings::default()).map_err(|e| {
-            RunError::Catalog {
-                spec: settings.catalog.clone(),
-                message: e.to_string(),
-            }
-        })?;
     let client = runtime.block_on(client(&settings))?;
     let cache = Cache::default();
     let metrics = Metrics::default();
@@ -173,22 +205,20 @@ pub fn run(settings: Settings) -> Result<(), RunError> {
             cache.notify();
         });
     }
+    let cloud = make(ProviderContext {
+        client: &client,
+        handle: runtime.handle().clone(),
+        cache: &cache,
+        settings: &settings,
+    })?;
     log::info(
         "controller",
         &format!(
-            "starting: cluster {}, catalog {} ({} types), leader election {}",
+            "starting: cluster {}, {} instance types, leader election {}",
             settings.cluster_name,
-            settings.catalog,
-            catalog.len(),
+            cloud.instance_types(SystemClock.now()).len(),
             settings.leader_election
         ),
-    );
-    let cloud = KwokCloud::new(
-        client.clone(),
-        runtime.handle().clone(),
-        catalog,
-        cache.clone(),
-        settings.kwok.clone(),
     );
     let mut pass = Loop {
         settings: &settings,
@@ -256,7 +286,7 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-struct Loop<'a> {
+struct Loop<'a, C> {
     settings: &'a Settings,
     client: &'a Client,
     cache: &'a Cache,
@@ -266,19 +296,20 @@ struct Loop<'a> {
     translator: Translator,
     /// NodePools, NodeClasses and DaemonSets (name and resourceVersion) of the setup in use.
     setup_key: String,
-    cloud: KwokCloud,
+    cloud: C,
     /// Events already posted (upstream's two-minute dedupe).
     events: crate::events::Deduper,
     /// This replica's name, the Events' reporting instance.
     identity: String,
 }
 
-impl Loop<'_> {
+impl<C: CloudProvider> Loop<'_, C> {
     /// One pass; returns when the controllers next need to run.
     fn once(&mut self, handle: &tokio::runtime::Handle) -> Option<Time> {
         let started = Instant::now();
         let objects = Objects::take(&self.cache.lock());
         let now = SystemClock.now();
+        self.cloud.refresh(now);
         let catalog = self.cloud.instance_types(now);
         let mut cluster = objects.cluster();
         cluster.nodepools.retain(|np| status::usable(np, &objects));

@@ -181,7 +181,29 @@ impl Writer {
         else {
             return Err(format!("NodePool {} is gone", c.node_pool));
         };
-        let claim = new_claim(c, pool);
+        let mut claim = new_claim(c, pool);
+        // the EC2NodeClass's hash, so a later change of the class is drift
+        let class_ref = &pool.spec.template.spec.node_class_ref;
+        if class_ref.kind == "EC2NodeClass"
+            && let Some(class) = objects
+                .nodeclasses
+                .iter()
+                .find(|k| k.metadata.name.as_deref() == Some(class_ref.name.as_str()))
+        {
+            let from = class.metadata.annotations.clone().unwrap_or_default();
+            let to = claim
+                .metadata
+                .annotations
+                .get_or_insert_with(Default::default);
+            for key in [
+                annotations::EC2NODECLASS_HASH,
+                annotations::EC2NODECLASS_HASH_VERSION,
+            ] {
+                if let Some(v) = from.get(key) {
+                    to.insert(key.into(), v.clone());
+                }
+            }
+        }
         let api: Api<NodeClaim> = Api::all(self.client.clone());
         let pp = PostParams {
             field_manager: Some(FIELD_MANAGER.into()),
