@@ -20,6 +20,9 @@ pub enum CloudProviderKind {
     /// Nodes that KWOK plays the kubelet of (upstream's kwok provider).
     #[value(name = "kwok")]
     Kwok,
+    /// EC2 (upstream's AWS provider); needs the `aws` cargo feature.
+    #[value(name = "aws")]
+    Aws,
 }
 
 /// Flags of `karpenter controller`; each also reads upstream's environment variable.
@@ -90,6 +93,33 @@ pub struct ControllerArgs {
     /// KWOK: delay between a launch and its Node appearing (Go duration).
     #[arg(long, env = "KWOK_LAUNCH_DELAY", default_value = "0s")]
     kwok_launch_delay: String,
+    /// AWS: the API server endpoint nodes join (default: DescribeCluster).
+    #[arg(long, env = "CLUSTER_ENDPOINT", default_value = "")]
+    cluster_endpoint: String,
+    /// AWS: the cluster CA bundle, base64 (default: DescribeCluster).
+    #[arg(long, env = "CLUSTER_CA_BUNDLE", default_value = "")]
+    cluster_ca_bundle: String,
+    /// AWS: no Pricing API (a VPC without internet access).
+    #[arg(long, env = "ISOLATED_VPC", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    isolated_vpc: bool,
+    /// AWS: the SQS interruption queue's name.
+    #[arg(long, env = "INTERRUPTION_QUEUE", default_value = "")]
+    interruption_queue: String,
+    /// AWS: ENIs left out of the max-pods computation.
+    #[arg(long, env = "RESERVED_ENIS", default_value_t = 0)]
+    reserved_enis: i64,
+    /// AWS: memory held back from each type's capacity, as a fraction.
+    #[arg(long, env = "VM_MEMORY_OVERHEAD_PERCENT", default_value_t = 0.075)]
+    vm_memory_overhead_percent: f64,
+    /// AWS: how often AMIs are resolved again (Go duration).
+    #[arg(long, env = "AMI_REFRESH_INTERVAL", default_value = "1m")]
+    ami_refresh_interval: String,
+    /// AWS: how often subnets are resolved again (Go duration).
+    #[arg(long, env = "SUBNET_REFRESH_INTERVAL", default_value = "1m")]
+    subnet_refresh_interval: String,
+    /// AWS: the cluster DNS address kubelets use (default: the kube-dns Service's IP).
+    #[arg(long, env = "CLUSTER_DNS", default_value = "")]
+    cluster_dns: String,
 }
 
 fn duration(flag: &str, text: &str) -> anyhow::Result<Time> {
@@ -170,6 +200,70 @@ pub fn settings(args: &ControllerArgs) -> anyhow::Result<karpenter_kube::Setting
     })
 }
 
+fn non_empty(s: &str) -> Option<String> {
+    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// The AWS provider's settings.
+#[cfg(feature = "aws")]
+fn aws_options(args: &ControllerArgs) -> anyhow::Result<karpenter_aws::AwsOptions> {
+    if args.cluster_name.is_empty() {
+        bail!("CLUSTER_NAME is required with the aws cloud provider");
+    }
+    if !(0.0..1.0).contains(&args.vm_memory_overhead_percent) {
+        bail!(
+            "VM_MEMORY_OVERHEAD_PERCENT: {} is not a fraction in [0, 1)",
+            args.vm_memory_overhead_percent
+        );
+    }
+    if args.reserved_enis < 0 {
+        bail!("RESERVED_ENIS: {} is negative", args.reserved_enis);
+    }
+    Ok(karpenter_aws::AwsOptions {
+        cluster_name: args.cluster_name.clone(),
+        cluster_endpoint: non_empty(&args.cluster_endpoint),
+        cluster_ca_bundle: non_empty(&args.cluster_ca_bundle),
+        cluster_dns: non_empty(&args.cluster_dns),
+        isolated_vpc: args.isolated_vpc,
+        interruption_queue: non_empty(&args.interruption_queue),
+        reserved_enis: args.reserved_enis,
+        vm_memory_overhead_percent: args.vm_memory_overhead_percent,
+        ami_refresh: duration("AMI_REFRESH_INTERVAL", &args.ami_refresh_interval)?,
+        subnet_refresh: duration("SUBNET_REFRESH_INTERVAL", &args.subnet_refresh_interval)?,
+    })
+}
+
+#[cfg(feature = "aws")]
+fn run_aws(
+    args: &ControllerArgs,
+    settings: karpenter_kube::Settings,
+) -> Result<(), karpenter_kube::RunError> {
+    use karpenter_controllers::Clock;
+    let options =
+        aws_options(args).map_err(|e| karpenter_kube::RunError::Provider(format!("{e:#}")))?;
+    karpenter_kube::run_with(settings, move |ctx| {
+        karpenter_aws::AwsCloud::start(
+            ctx.client.clone(),
+            ctx.handle,
+            ctx.cache.clone(),
+            options,
+            karpenter_controllers::SystemClock.now(),
+        )
+        .map_err(karpenter_kube::RunError::Provider)
+    })
+}
+
+#[cfg(not(feature = "aws"))]
+fn run_aws(
+    args: &ControllerArgs,
+    _settings: karpenter_kube::Settings,
+) -> Result<(), karpenter_kube::RunError> {
+    let _ = (non_empty(&args.cluster_endpoint), args.isolated_vpc);
+    Err(karpenter_kube::RunError::Provider(
+        "this build has no AWS provider: build with `cargo build --release -p karpenter --features aws`".into(),
+    ))
+}
+
 /// Run the controller; a bad setting or a failed start is an error (exit status 1).
 pub fn run_cmd(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let settings = match settings(&args) {
@@ -179,10 +273,11 @@ pub fn run_cmd(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    match args.cloud_provider {
-        CloudProviderKind::Kwok => {}
-    }
-    match karpenter_kube::run(settings) {
+    let result = match args.cloud_provider {
+        CloudProviderKind::Kwok => karpenter_kube::run(settings),
+        CloudProviderKind::Aws => run_aws(&args, settings),
+    };
+    match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             eprintln!("error: {e}");

@@ -153,3 +153,33 @@ fn the_check_would_catch_a_forbidden_dependency() {
     assert!(deps.contains("karpenter-model"));
     assert!(is_forbidden("tokio") && is_forbidden("aws-sdk-ec2") && !is_forbidden("kube-core"));
 }
+
+#[test]
+fn the_default_binary_builds_without_the_aws_sdk() {
+    // `karpenter simulate` (the README's main job) must not compile the AWS SDK: the AWS
+    // provider comes only with `--features aws`
+    let meta = metadata();
+    let g = graph(&meta);
+    let Some(id) = g
+        .iter()
+        .find(|(_, (n, _))| n == "karpenter")
+        .map(|(id, _)| id.clone())
+    else {
+        panic!("no karpenter package");
+    };
+    let deps = closure(&g, &id);
+    let sdk: Vec<&String> = deps
+        .iter()
+        .filter(|d| d.starts_with("aws-sdk-") || *d == "karpenter-aws")
+        .collect();
+    assert!(sdk.is_empty(), "the default binary links {sdk:?}");
+    // while the provider crate itself does use it
+    let Some(aws) = g
+        .iter()
+        .find(|(_, (n, _))| n == "karpenter-aws")
+        .map(|(id, _)| id.clone())
+    else {
+        panic!("no karpenter-aws package");
+    };
+    assert!(closure(&g, &aws).contains("aws-sdk-ec2"));
+}

@@ -1,0 +1,152 @@
+//! Instance profiles, as upstream manages them: `spec.instanceProfile` is used as it is;
+//! with `spec.role` Karpenter makes `<cluster>_<hash of region and class name>` under the
+//! path `/karpenter/<region>/<cluster>/<class uid>/`, tags it for the cluster and the class,
+//! puts the role in it (replacing another role), and deletes it with the class.
+
+use aws_sdk_iam::types::Tag;
+use sha2::{Digest, Sha256};
+
+use crate::clients::Clients;
+use crate::error::AwsError;
+use crate::tags;
+
+/// The name of the profile Karpenter makes for a class.
+pub fn name(cluster: &str, region: &str, class: &str) -> String {
+    let digest = Sha256::digest(format!("{region}{class}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("{cluster}_{}", u64::from_be_bytes(first))
+}
+
+/// Its IAM path.
+pub fn path(region: &str, cluster: &str, uid: &str) -> String {
+    format!("/karpenter/{region}/{cluster}/{uid}/")
+}
+
+/// The role name of `role` (a name, or an ARN whose path is dropped).
+pub fn role_name(role: &str) -> &str {
+    role.rsplit('/').next().unwrap_or(role)
+}
+
+/// Make sure the profile exists and holds `role`; returns its name.
+pub async fn ensure(
+    clients: &Clients,
+    cluster: &str,
+    class: &str,
+    uid: &str,
+    role: &str,
+) -> Result<String, AwsError> {
+    let name = name(cluster, &clients.region, class);
+    let role = role_name(role);
+    let existing = match clients
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+    {
+        Ok(p) => p.instance_profile().cloned(),
+        Err(e) => {
+            let e = AwsError::sdk("GetInstanceProfile", e);
+            if !e.is_not_found() {
+                return Err(e);
+            }
+            None
+        }
+    };
+    let roles: Vec<String> = match existing {
+        Some(p) => p
+            .roles()
+            .iter()
+            .map(|r| r.role_name().to_string())
+            .collect(),
+        None => {
+            let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+            let tag_list = [
+                tag(&tags::cluster_key(cluster), "owned"),
+                tag(tags::EKS_CLUSTER_NAME, cluster),
+                tag(tags::NODECLASS, class),
+                tag("topology.kubernetes.io/region", &clients.region),
+            ]
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::other("CreateInstanceProfile", e.to_string()))?;
+            clients
+                .iam
+                .create_instance_profile()
+                .instance_profile_name(&name)
+                .path(path(&clients.region, cluster, uid))
+                .set_tags(Some(tag_list))
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("CreateInstanceProfile", e))?;
+            Vec::new()
+        }
+    };
+    if roles.iter().any(|r| r == role) {
+        return Ok(name);
+    }
+    for other in &roles {
+        clients
+            .iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(&name)
+            .role_name(other)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("RemoveRoleFromInstanceProfile", e))?;
+    }
+    clients
+        .iam
+        .add_role_to_instance_profile()
+        .instance_profile_name(&name)
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| AwsError::sdk("AddRoleToInstanceProfile", e))?;
+    Ok(name)
+}
+
+/// Delete the profile Karpenter made for a class (its roles first); gone is fine.
+pub async fn delete(clients: &Clients, cluster: &str, class: &str) -> Result<(), AwsError> {
+    let name = name(cluster, &clients.region, class);
+    let profile = match clients
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+    {
+        Ok(p) => p.instance_profile().cloned(),
+        Err(e) => {
+            let e = AwsError::sdk("GetInstanceProfile", e);
+            if e.is_not_found() {
+                return Ok(());
+            }
+            return Err(e);
+        }
+    };
+    for r in profile.iter().flat_map(|p| p.roles()) {
+        clients
+            .iam
+            .remove_role_from_instance_profile()
+            .instance_profile_name(&name)
+            .role_name(r.role_name())
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("RemoveRoleFromInstanceProfile", e))?;
+    }
+    match clients
+        .iam
+        .delete_instance_profile()
+        .instance_profile_name(&name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let e = AwsError::sdk("DeleteInstanceProfile", e);
+            if e.is_not_found() { Ok(()) } else { Err(e) }
+        }
+    }
+}

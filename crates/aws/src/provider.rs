@@ -1,0 +1,863 @@
+//! `AwsCloud`: the CloudProvider port on EC2. Launches go through launch templates and
+//! CreateFleet; instances are read back with DescribeInstances by Karpenter's tags;
+//! `refresh` runs the provider's own controllers (EC2NodeClass resolution and status, the
+//! 12-hourly instance-type and price refresh, idle launch templates deleted); interruption
+//! messages arrive from a long-polling task (see `queue`).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use base64::Engine;
+use karpenter_api::{EC2NodeClass, NodePool};
+use karpenter_catalog::aws::{AwsSettings, InstanceTypeInfo};
+use karpenter_cloud::ice::IceCache;
+use karpenter_cloud::launch::choices;
+use karpenter_cloud::{
+    CloudError, CloudEvent, CloudProvider, Instance, InstanceState, LaunchRequest, OfferingKey,
+};
+use karpenter_kube::cache::Cache;
+use karpenter_kube::log;
+use karpenter_model::time::{HOUR, MINUTE, SECOND, Time};
+use karpenter_model::{InstanceType, Taint};
+
+use crate::catalog::{self, Prices};
+use crate::clients::Clients;
+use crate::fleet::{self, Candidate};
+use crate::nodeclass::Resolved;
+use crate::options::AwsOptions;
+use crate::template::{self, TemplateOptions};
+use crate::userdata::{self, Bootstrap};
+use crate::{classstatus, instances, launch, profile, queue, tags};
+
+/// How often instance types and prices are read again.
+pub const TYPES_REFRESH: Time = 12 * HOUR;
+/// How long a launch template may stay unused before it is deleted.
+pub const TEMPLATE_TTL: Time = MINUTE;
+/// How long a DescribeInstances answer serves `list` and `get`.
+const LIST_TTL: Time = 5 * SECOND;
+
+/// The provider.
+pub struct AwsCloud {
+    clients: Clients,
+    handle: tokio::runtime::Handle,
+    kube: kube::Client,
+    cache: Cache,
+    options: AwsOptions,
+    endpoint: String,
+    ca_bundle: Option<String>,
+    cluster_dns: Vec<String>,
+    k8s_version: String,
+    infos: Vec<InstanceTypeInfo>,
+    zones_by_type: BTreeMap<String, BTreeSet<String>>,
+    prices: Prices,
+    types_at: Time,
+    catalog: Arc<Vec<InstanceType>>,
+    classes: BTreeMap<String, Resolved>,
+    classes_key: String,
+    classes_at: Time,
+    ice: IceCache,
+    view: RefCell<Option<(Time, Arc<Vec<InstanceType>>)>>,
+    templates: BTreeMap<String, Time>,
+    listed: RefCell<Option<(Time, BTreeMap<String, Instance>)>>,
+    created: BTreeMap<String, Instance>,
+    events: Option<tokio::sync::mpsc::UnboundedReceiver<queue::Received>>,
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl AwsCloud {
+    /// Connect, learn the cluster and the instance types, and start the interruption
+    /// queue's poller. `handle` runs every call; `cache` holds the watched objects.
+    pub fn start(
+        client: kube::Client,
+        handle: tokio::runtime::Handle,
+        cache: Cache,
+        options: AwsOptions,
+        now: Time,
+    ) -> Result<AwsCloud, String> {
+        let clients = handle.block_on(crate::clients::load());
+        let (endpoint, ca_bundle) = match (&options.cluster_endpoint, &options.cluster_ca_bundle) {
+            (Some(e), ca) if !e.is_empty() => (e.clone(), ca.clone()),
+            _ => handle
+                .block_on(crate::discover::cluster(&clients, &options.cluster_name))
+                .map_err(text)?,
+        };
+        let k8s_version = handle
+            .block_on(client.apiserver_version())
+            .map(|v| format!("{}.{}", v.major, v.minor.trim_end_matches('+')))
+            .map_err(|e| format!("reading the Kubernetes version: {e}"))?;
+        let cluster_dns = match &options.cluster_dns {
+            Some(d) => vec![d.clone()],
+            None => handle.block_on(kube_dns(&client)).into_iter().collect(),
+        };
+        let events = match &options.interruption_queue {
+            Some(q) if !q.is_empty() => Some(
+                handle
+                    .block_on(queue::start(clients.clone(), q.clone()))
+                    .map_err(text)?,
+            ),
+            _ => None,
+        };
+        let mut cloud = AwsCloud {
+            clients,
+            handle,
+            kube: client,
+            cache,
+            options,
+            endpoint,
+            ca_bundle,
+            cluster_dns,
+            k8s_version,
+            infos: Vec::new(),
+            zones_by_type: BTreeMap::new(),
+            prices: Prices::default(),
+            types_at: 0,
+            catalog: Arc::new(Vec::new()),
+            classes: BTreeMap::new(),
+            classes_key: String::new(),
+            classes_at: 0,
+            ice: IceCache::default(),
+            view: RefCell::new(None),
+            templates: BTreeMap::new(),
+            listed: RefCell::new(None),
+            created: BTreeMap::new(),
+            events,
+        };
+        cloud.prices.on_demand = catalog::embedded_on_demand(&cloud.clients.region);
+        cloud.refresh_types(now).map_err(text)?;
+        cloud.hydrate_templates(now);
+        Ok(cloud)
+    }
+
+    fn refresh_types(&mut self, now: Time) -> Result<(), crate::error::AwsError> {
+        let (infos, zones) = self.handle.block_on(async {
+            let infos = crate::discover::instance_types(&self.clients).await?;
+            let zones = crate::discover::offerings(&self.clients).await?;
+            Ok::<_, crate::error::AwsError>((infos, zones))
+        })?;
+        self.infos = infos;
+        self.zones_by_type = zones;
+        if !self.options.isolated_vpc {
+            match self
+                .handle
+                .block_on(crate::pricing::on_demand(&self.clients))
+            {
+                Ok(p) if !p.is_empty() => self.prices.on_demand = p,
+                Ok(_) => log::warn(
+                    "AwsCloud",
+                    "GetProducts returned no prices; keeping the embedded ones",
+                ),
+                Err(e) => log::warn(
+                    "AwsCloud",
+                    &format!("on-demand prices: {e}; keeping the embedded ones"),
+                ),
+            }
+        }
+        match self.handle.block_on(crate::pricing::spot(&self.clients)) {
+            Ok(p) => self.prices.spot.extend(p),
+            Err(e) => log::warn("AwsCloud", &format!("spot prices: {e}")),
+        }
+        self.types_at = now;
+        self.rebuild_catalog();
+        Ok(())
+    }
+
+    fn rebuild_catalog(&mut self) {
+        let usable: BTreeSet<String> = self
+            .classes
+            .values()
+            .flat_map(|r| r.subnets.iter().map(|s| s.zone.clone()))
+            .collect();
+        let zone_ids: BTreeMap<String, String> = self
+            .classes
+            .values()
+            .flat_map(|r| r.subnets.iter())
+            .filter_map(|s| Some((s.zone.clone(), s.zone_id.clone()?)))
+            .collect();
+        let settings = AwsSettings {
+            reserved_enis: self.options.reserved_enis,
+            vm_memory_overhead_percent: self.options.vm_memory_overhead_percent,
+            ..AwsSettings::default()
+        };
+        self.catalog = Arc::new(catalog::build(
+            &self.clients.region,
+            &self.infos,
+            &self.zones_by_type,
+            &zone_ids,
+            &self.prices,
+            &usable,
+            &settings,
+        ));
+        self.view.replace(None);
+    }
+
+    fn hydrate_templates(&mut self, now: Time) {
+        let found = self.handle.block_on(
+            self.clients
+                .ec2
+                .describe_launch_templates()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name(format!("tag:{}", tags::EKS_CLUSTER_NAME))
+                        .values(&self.options.cluster_name)
+                        .build(),
+                )
+                .send(),
+        );
+        match found {
+            Ok(a) => {
+                for t in a.launch_templates() {
+                    if let Some(n) = t.launch_template_name() {
+                        self.templates.insert(n.to_string(), now);
+                    }
+                }
+            }
+            Err(e) => log::warn(
+                "AwsCloud",
+                &crate::error::AwsError::sdk("DescribeLaunchTemplates", e).to_string(),
+            ),
+        }
+    }
+
+    fn refresh_classes(&mut self, now: Time) {
+        let classes: Vec<Arc<EC2NodeClass>> = self
+            .cache
+            .lock()
+            .nodeclasses
+            .items()
+            .values()
+            .cloned()
+            .collect();
+        let key: String = classes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}@{};",
+                    c.metadata.name.as_deref().unwrap_or(""),
+                    c.metadata.resource_version.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        let interval = self.options.subnet_refresh.min(self.options.ami_refresh);
+        if key == self.classes_key && now - self.classes_at < interval {
+            return;
+        }
+        let claims_by_class: BTreeSet<String> = {
+            let stores = self.cache.lock();
+            stores
+                .nodeclaims
+                .items()
+                .values()
+                .filter(|c| c.spec.node_class_ref.kind == "EC2NodeClass")
+                .map(|c| c.spec.node_class_ref.name.clone())
+                .collect()
+        };
+        let mut resolved = BTreeMap::new();
+        for class in &classes {
+            let Some(name) = class.metadata.name.clone() else {
+                continue;
+            };
+            if class.metadata.deletion_timestamp.is_some() {
+                if claims_by_class.contains(&name) {
+                    continue;
+                }
+                let done = self.handle.block_on(async {
+                    if class.spec.role.is_some() {
+                        profile::delete(&self.clients, &self.options.cluster_name, &name)
+                            .await
+                            .map_err(text)?;
+                    }
+                    classstatus::release(&self.kube, class).await.map_err(text)
+                });
+                if let Err(e) = done {
+                    log::warn(&format!("EC2NodeClass/{name}"), &e);
+                }
+                continue;
+            }
+            let mut r = self.handle.block_on(crate::nodeclass::resolve(
+                &self.clients,
+                class,
+                &self.k8s_version,
+            ));
+            match (&class.spec.instance_profile, &class.spec.role) {
+                (Some(p), _) => r.instance_profile = Some(p.clone()),
+                (None, Some(role)) => {
+                    let uid = class.metadata.uid.clone().unwrap_or_default();
+                    match self.handle.block_on(profile::ensure(
+                        &self.clients,
+                        &self.options.cluster_name,
+                        &name,
+                        &uid,
+                        role,
+                    )) {
+                        Ok(p) => r.instance_profile = Some(p),
+                        Err(e) => {
+                            r.problems.insert("InstanceProfileReady", e.to_string());
+                        }
+                    }
+                }
+                (None, None) => {
+                    r.problems.insert(
+                        "InstanceProfileReady",
+                        "neither spec.role nor spec.instanceProfile is set".into(),
+                    );
+                }
+            }
+            if let Err(e) = self
+                .handle
+                .block_on(classstatus::write(&self.kube, class, &r, now))
+            {
+                log::warn(&format!("EC2NodeClass/{name}"), &e.to_string());
+            }
+            resolved.insert(name, r);
+        }
+        self.classes = resolved;
+        self.classes_key = key;
+        self.classes_at = now;
+        self.rebuild_catalog();
+    }
+
+    fn delete_idle_templates(&mut self, now: Time) {
+        let idle: Vec<String> = self
+            .templates
+            .iter()
+            .filter(|(_, used)| now - **used > TEMPLATE_TTL)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in idle {
+            let r = self.handle.block_on(
+                self.clients
+                    .ec2
+                    .delete_launch_template()
+                    .launch_template_name(&name)
+                    .send(),
+            );
+            match r {
+                Ok(_) => {
+                    self.templates.remove(&name);
+                }
+                Err(e) => {
+                    let e = crate::error::AwsError::sdk("DeleteLaunchTemplate", e);
+                    if e.is_not_found() || e.code.contains("InvalidLaunchTemplateName") {
+                        self.templates.remove(&name);
+                    } else {
+                        log::warn("AwsCloud", &e.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    fn pool(&self, name: &str) -> Option<Arc<NodePool>> {
+        self.cache.lock().nodepools.get(name).cloned()
+    }
+
+    fn bootstrap(&self, pool: &NodePool, class: &EC2NodeClass, max_pods: Option<i64>) -> Bootstrap {
+        let template = &pool.spec.template;
+        let mut labels = template.metadata.labels.clone().unwrap_or_default();
+        labels.insert(
+            karpenter_model::wellknown::labels::NODEPOOL.into(),
+            pool.metadata.name.clone().unwrap_or_default(),
+        );
+        let to_taint = |t: &karpenter_api::Taint| Taint {
+            key: t.key.clone(),
+            value: t.value.clone().unwrap_or_default(),
+            effect: karpenter_model::taints::Effect::parse(&format!("{:?}", t.effect))
+                .unwrap_or(karpenter_model::taints::Effect::NoSchedule),
+        };
+        let mut taints: Vec<Taint> = template
+            .spec
+            .taints
+            .iter()
+            .flatten()
+            .chain(template.spec.startup_taints.iter().flatten())
+            .map(to_taint)
+            .collect();
+        taints.push(Taint {
+            key: karpenter_model::wellknown::taints::UNREGISTERED_KEY.into(),
+            value: String::new(),
+            effect: karpenter_model::taints::Effect::NoExecute,
+        });
+        let k = class.spec.kubelet.clone().unwrap_or_default();
+        Bootstrap {
+            cluster_name: self.options.cluster_name.clone(),
+            endpoint: self.endpoint.clone(),
+            ca_bundle: self.ca_bundle.clone(),
+            service_cidr: None,
+            cluster_dns: k
+                .cluster_dns
+                .clone()
+                .unwrap_or_else(|| self.cluster_dns.clone()),
+            labels,
+            taints,
+            max_pods: k.max_pods.map(i64::from).or(max_pods),
+            kube_reserved: k.kube_reserved.clone().unwrap_or_default(),
+            system_reserved: k.system_reserved.clone().unwrap_or_default(),
+            eviction_hard: k.eviction_hard.clone().unwrap_or_default(),
+            eviction_soft: k.eviction_soft.clone().unwrap_or_default(),
+            pods_per_core: k.pods_per_core.map(i64::from),
+            user_data: class.spec.user_data.clone(),
+        }
+    }
+
+    fn launch(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
+        if let Some(existing) = self.list().into_iter().find(|i| i.claim == request.claim) {
+            return Ok(existing);
+        }
+        let pool = self
+            .pool(&request.node_pool)
+            .ok_or_else(|| CloudError::Invalid {
+                claim: request.claim.clone(),
+                message: format!("NodePool {} not found", request.node_pool),
+            })?;
+        let class_name = pool.spec.template.spec.node_class_ref.name.clone();
+        let not_ready = |m: String| CloudError::NodeClassNotReady {
+            class: class_name.clone(),
+            message: m,
+        };
+        let class = self
+            .cache
+            .lock()
+            .nodeclasses
+            .get(&class_name)
+            .cloned()
+            .ok_or_else(|| not_ready("not found".into()))?;
+        let resolved = self
+            .classes
+            .get(&class_name)
+            .cloned()
+            .ok_or_else(|| not_ready("not resolved yet".into()))?;
+        if !resolved.ready() {
+            let m: Vec<String> = resolved.problems.values().cloned().collect();
+            return Err(not_ready(m.join("; ")));
+        }
+        let family = class
+            .spec
+            .ami_family
+            .or_else(|| {
+                class
+                    .spec
+                    .ami_selector_terms
+                    .iter()
+                    .find_map(|t| t.alias.as_deref())
+                    .and_then(|a| crate::ssm::parse_alias(a).ok())
+                    .map(|(f, _)| f)
+            })
+            .unwrap_or(karpenter_api::ec2nodeclass::AMIFamily::AL2023);
+        let catalog = self.instance_types(now);
+        let zones: BTreeSet<&str> = resolved.subnets.iter().map(|s| s.zone.as_str()).collect();
+        let picked = choices(request, &catalog, &|_, o| zones.contains(o.zone.as_str()))?;
+        let capacity_type = picked
+            .first()
+            .map(|c| c.offering.capacity_type.clone())
+            .unwrap_or_else(|| "on-demand".into());
+        let mut sgs: Vec<String> = resolved
+            .security_groups
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect();
+        sgs.sort();
+        let instance_tags = tags::launch_tags(
+            &self.options.cluster_name,
+            &request.node_pool,
+            &request.claim,
+            &class_name,
+            class.spec.tags.as_ref(),
+        );
+        let mut lt_tags = instance_tags.clone();
+        lt_tags.remove(tags::NODECLAIM);
+        lt_tags.remove(tags::NAME);
+        let mut options_by_group: BTreeMap<(String, i64), TemplateOptions> = BTreeMap::new();
+        let mut candidates = Vec::new();
+        for c in &picked {
+            let t = c.instance_type;
+            let label = |k: &str| t.label(k).map(str::to_string);
+            let Some(image) = resolved.image_for(&label) else {
+                continue;
+            };
+            let pods = t
+                .capacity
+                .get("pods")
+                .map_or(110, |q| i64::try_from(q.millis() / 1000).unwrap_or(110));
+            let key = (image.id.clone(), pods);
+            if !options_by_group.contains_key(&key) {
+                let b = self.bootstrap(&pool, &class, Some(pods));
+                let data = userdata::render(family, &b).map_err(|e| CloudError::Invalid {
+                    claim: request.claim.clone(),
+                    message: format!("EC2NodeClass {class_name}: {e}"),
+                })?;
+                options_by_group.insert(
+                    key.clone(),
+                    TemplateOptions {
+                        image_id: image.id.clone(),
+                        user_data: base64::engine::general_purpose::STANDARD.encode(data),
+                        instance_profile: resolved.instance_profile.clone().unwrap_or_default(),
+                        security_groups: sgs.clone(),
+                        block_devices: template::block_devices(
+                            family,
+                            class.spec.block_device_mappings.as_deref(),
+                        ),
+                        metadata: template::metadata(class.spec.metadata_options.as_ref()),
+                        detailed_monitoring: class.spec.detailed_monitoring.unwrap_or(false),
+                        associate_public_ip: class.spec.associate_public_ip_address,
+                        tags: lt_tags.clone(),
+                    },
+                );
+            }
+            let Some(subnet) = resolved
+                .subnets
+                .iter()
+                .filter(|s| s.zone == c.offering.zone)
+                .max_by_key(|s| s.available_ips)
+            else {
+                continue;
+            };
+            let Some(opts) = options_by_group.get(&key) else {
+                continue;
+            };
+            candidates.push(Candidate {
+                instance_type: t.name.clone(),
+                zone: c.offering.zone.clone(),
+                subnet_id: subnet.id.clone(),
+                price: c.offering.price,
+                launch_template: opts.name(),
+            });
+        }
+        if candidates.is_empty() {
+            return Err(CloudError::Invalid {
+                claim: request.claim.clone(),
+                message: format!(
+                    "EC2NodeClass {class_name}: no AMI or subnet for any of the claim's instance types"
+                ),
+            });
+        }
+        for opts in options_by_group.values() {
+            let name = self
+                .handle
+                .block_on(launch::ensure_template(&self.clients, opts))
+                .map_err(CloudError::from)?;
+            self.templates.insert(name, now);
+        }
+        let request_body = fleet::request(
+            &capacity_type,
+            candidates,
+            instance_tags,
+            request.claim.clone(),
+        );
+        let outcome = self
+            .handle
+            .block_on(launch::create_fleet(&self.clients, &request_body))
+            .map_err(CloudError::from)?;
+        let iced: Vec<OfferingKey> = outcome
+            .errors
+            .iter()
+            .filter(|(code, ..)| fleet::is_capacity_error(code))
+            .map(|(_, _, ty, zone)| OfferingKey {
+                capacity_type: capacity_type.clone(),
+                instance_type: ty.clone(),
+                zone: zone.clone(),
+            })
+            .collect();
+        if !iced.is_empty() {
+            self.ice.mark(&iced, now);
+            self.view.replace(None);
+        }
+        let Some((id, ty, zone)) = outcome.launched else {
+            let message = outcome
+                .errors
+                .iter()
+                .map(|(code, msg, ty, zone)| format!("{ty}/{zone}: {code}: {msg}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if !iced.is_empty() {
+                return Err(CloudError::InsufficientCapacity {
+                    claim: request.claim.clone(),
+                    message,
+                    offerings: iced,
+                });
+            }
+            return Err(CloudError::Other(format!(
+                "CreateFleet launched nothing: {message}"
+            )));
+        };
+        let t = catalog.iter().find(|t| t.name == ty);
+        let o = t.and_then(|t| {
+            t.offerings
+                .iter()
+                .find(|o| o.zone == zone && o.capacity_type == capacity_type)
+        });
+        let image_id = picked
+            .iter()
+            .find(|c| c.instance_type.name == ty)
+            .and_then(|c| {
+                let label = |k: &str| c.instance_type.label(k).map(str::to_string);
+                resolved.image_for(&label).map(|i| i.id.clone())
+            })
+            .unwrap_or_default();
+        let instance = Instance {
+            provider_id: instances::provider_id(&zone, &id),
+            claim: request.claim.clone(),
+            node_pool: request.node_pool.clone(),
+            instance_type: ty.clone(),
+            zone: zone.clone(),
+            capacity_type: capacity_type.clone(),
+            price: o.map_or(0.0, |o| o.price),
+            image_id,
+            launched_at: now,
+            state: InstanceState::Pending,
+            labels: match (t, o) {
+                (Some(t), Some(o)) => karpenter_cloud::ice::node_labels(t, o),
+                _ => BTreeMap::new(),
+            },
+            capacity: t.map(|t| t.capacity.clone()).unwrap_or_default(),
+            allocatable: t.map(InstanceType::allocatable).unwrap_or_default(),
+        };
+        self.created
+            .insert(instance.provider_id.clone(), instance.clone());
+        self.listed.replace(None);
+        Ok(instance)
+    }
+
+    fn describe(&self) -> Result<BTreeMap<String, Instance>, CloudError> {
+        let filters = vec![
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{}", tags::EKS_CLUSTER_NAME))
+                .values(&self.options.cluster_name)
+                .build(),
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag-key")
+                .values(tags::NODEPOOL)
+                .build(),
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopping")
+                .values("stopped")
+                .values("shutting-down")
+                .build(),
+        ];
+        let mut out = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let answer = self
+                .handle
+                .block_on(
+                    self.clients
+                        .ec2
+                        .describe_instances()
+                        .set_filters(Some(filters.clone()))
+                        .set_next_token(token.clone())
+                        .send(),
+                )
+                .map_err(|e| {
+                    CloudError::from(crate::error::AwsError::sdk("DescribeInstances", e))
+                })?;
+            for r in answer.reservations() {
+                for i in r.instances() {
+                    if let Some(x) = instances::instance(i, &self.catalog) {
+                        out.insert(x.provider_id.clone(), x);
+                    }
+                }
+            }
+            token = answer
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn listed(&self, now: Time) -> BTreeMap<String, Instance> {
+        if let Some((at, l)) = self.listed.borrow().as_ref()
+            && now - *at < LIST_TTL
+        {
+            return l.clone();
+        }
+        match self.describe() {
+            Ok(l) => {
+                self.listed.replace(Some((now, l.clone())));
+                l
+            }
+            Err(e) => {
+                log::warn("AwsCloud", &e.to_string());
+                self.listed
+                    .borrow()
+                    .as_ref()
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default()
+            }
+        }
+    }
+}
+
+async fn kube_dns(client: &kube::Client) -> Option<String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(client.clone(), "kube-system");
+    let svc = api.get_opt("kube-dns").await.ok()??;
+    svc.spec?
+        .cluster_ip
+        .filter(|ip| !ip.is_empty() && ip != "None")
+}
+
+fn wall() -> Time {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+impl CloudProvider for AwsCloud {
+    fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
+        self.launch(request, now)
+    }
+
+    fn delete(&mut self, provider_id: &str, _now: Time) -> Result<(), CloudError> {
+        let Some(id) = instances::instance_id(provider_id) else {
+            return Err(CloudError::NotFound {
+                provider_id: provider_id.into(),
+            });
+        };
+        self.created.remove(provider_id);
+        self.listed.replace(None);
+        let answer = self.handle.block_on(
+            self.clients
+                .ec2
+                .terminate_instances()
+                .instance_ids(id)
+                .send(),
+        );
+        match answer {
+            Ok(a) => {
+                let already = a.terminating_instances().iter().any(|s| {
+                    s.previous_state().and_then(|p| p.name())
+                        == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
+                });
+                if already {
+                    Err(CloudError::NotFound {
+                        provider_id: provider_id.into(),
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+            Err(e) => {
+                let e = crate::error::AwsError::sdk("TerminateInstances", e);
+                if e.is_not_found() {
+                    Err(CloudError::NotFound {
+                        provider_id: provider_id.into(),
+                    })
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
+        if let Some(i) = self.listed(wall()).get(provider_id) {
+            return Ok(i.clone());
+        }
+        self.created
+            .get(provider_id)
+            .cloned()
+            .ok_or_else(|| CloudError::NotFound {
+                provider_id: provider_id.into(),
+            })
+    }
+
+    fn list(&self) -> Vec<Instance> {
+        let mut out = self.listed(wall());
+        for (id, i) in &self.created {
+            out.entry(id.clone()).or_insert_with(|| i.clone());
+        }
+        out.into_values().collect()
+    }
+
+    fn instance_types(&self, now: Time) -> Arc<Vec<InstanceType>> {
+        if let Some((until, view)) = self.view.borrow().as_ref()
+            && now < *until
+        {
+            return Arc::clone(view);
+        }
+        let (types, valid_until) = self.ice.view(&self.catalog, now);
+        let view = Arc::new(types);
+        self.view.replace(Some((valid_until, Arc::clone(&view))));
+        view
+    }
+
+    fn is_drifted(&self, instance: &Instance) -> Result<Option<String>, CloudError> {
+        let Some(pool) = self.pool(&instance.node_pool) else {
+            return Ok(None);
+        };
+        let class = &pool.spec.template.spec.node_class_ref.name;
+        let Some(r) = self.classes.get(class).filter(|r| r.ready()) else {
+            return Ok(None);
+        };
+        if !r.subnets.iter().any(|s| s.zone == instance.zone) {
+            return Ok(Some(format!(
+                "SubnetDrift: EC2NodeClass {class} has no subnet in {} any more",
+                instance.zone
+            )));
+        }
+        Ok(None)
+    }
+
+    fn poll_events(&mut self, now: Time) -> Vec<CloudEvent> {
+        // forget launches DescribeInstances has caught up with
+        let listed = self.listed(now);
+        self.created.retain(|id, _| !listed.contains_key(id));
+        let Some(rx) = self.events.as_mut() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            for id in &m.message.instance_ids {
+                let Some(i) = listed
+                    .values()
+                    .find(|i| instances::instance_id(&i.provider_id) == Some(id.as_str()))
+                else {
+                    continue;
+                };
+                match m.message.kind {
+                    crate::interruption::Kind::SpotInterrupted => {
+                        self.ice.mark(
+                            &[OfferingKey {
+                                capacity_type: "spot".into(),
+                                instance_type: i.instance_type.clone(),
+                                zone: i.zone.clone(),
+                            }],
+                            now,
+                        );
+                        self.view.replace(None);
+                        out.push(CloudEvent::SpotInterruption {
+                            provider_id: i.provider_id.clone(),
+                            terminates_at: now + 2 * MINUTE,
+                        });
+                    }
+                    ref k if k.deletes() => out.push(CloudEvent::InstanceTerminated {
+                        provider_id: i.provider_id.clone(),
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+
+    fn refresh(&mut self, now: Time) {
+        self.refresh_classes(now);
+        if now - self.types_at >= TYPES_REFRESH
+            && let Err(e) = self.refresh_types(now)
+        {
+            log::warn("AwsCloud", &e.to_string());
+        }
+        self.ice.expire(now);
+        self.delete_idle_templates(now);
+    }
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""The AWS the end-to-end tests talk to: the moto server on loopback, with small fakes in
+front of it for what moto does not do.
+
+- SSM public parameters (`/aws/service/...`, the EKS-optimized AMI aliases): moto refuses to
+  store names under `/aws`; GetParameter for them is answered from a table the test fills
+  through `POST /_fake/ssm` ({"name": "value", ...}).
+- The Pricing API (GetProducts): moto has none; answered with the repository's on-demand
+  price table (crates/catalog/data/on-demand-prices.json, us-east-1) for every type.
+- Capacity errors: `POST /_fake/ice` with {"types": ["m5.large", ...]} makes CreateFleet
+  answer InsufficientInstanceCapacity for overrides of those types (moto never fails).
+
+Everything else goes to moto unchanged. Usage: aws-fake.py PORT
+"""
+import json
+import os
+import sys
+import threading
+import urllib.parse
+
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import run_simple
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+PRICES = json.load(open(os.path.join(ROOT, "crates/catalog/data/on-demand-prices.json")))[
+    "onDemand"
+]["us-east-1"]
+
+state = {"ssm": {}, "ice": set(), "lock": threading.Lock()}
+
+
+def respond(start, status, body, content_type="application/x-amz-json-1.1"):
+    data = body.encode() if isinstance(body, str) else body
+    start(status, [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def price_document(instance_type, price):
+    return json.dumps(
+        {
+            "product": {"attributes": {"instanceType": instance_type, "regionCode": "us-east-1"}},
+            "terms": {
+                "OnDemand": {
+                    "T1": {"priceDimensions": {"D1": {"pricePerUnit": {"USD": "%.6f" % price}}}}
+                }
+            },
+        }
+    )
+
+
+def fleet_ice_answer(form):
+    """An instant-fleet answer with a capacity error per override of an ICE'd type, or
+    None when some override is not ICE'd (moto launches it)."""
+    overrides = []
+    i = 1
+    while True:
+        prefix = "LaunchTemplateConfigs.%d." % i
+        if prefix + "LaunchTemplateSpecification.LaunchTemplateName" not in form:
+            break
+        j = 1
+        while prefix + "Overrides.%d.InstanceType" % j in form:
+            overrides.append(
+                (
+                    form[prefix + "Overrides.%d.InstanceType" % j],
+                    form.get(prefix + "Overrides.%d.AvailabilityZone" % j, ""),
+                )
+            )
+            j += 1
+        i += 1
+    with state["lock"]:
+        iced = state["ice"]
+        if not overrides or any(t not in iced for t, _ in overrides):
+            return None
+    errors = "".join(
+        "<item><launchTemplateAndOverrides><overrides><instanceType>%s</instanceType>"
+        "<availabilityZone>%s</availabilityZone></overrides></launchTemplateAndOverrides>"
+        "<lifecycle>on-demand</lifecycle><errorCode>InsufficientInstanceCapacity</errorCode>"
+        "<errorMessage>We currently do not have sufficient %s capacity.</errorMessage></item>"
+        % (t, z, t)
+        for t, z in overrides
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><CreateFleetResponse '
+        'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>fake</requestId>'
+        "<fleetId>fleet-fake</fleetId><errorSet>%s</errorSet><fleetInstanceSet/>"
+        "</CreateFleetResponse>" % errors
+    )
+
+
+class Fakes:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start):
+        path = environ.get("PATH_INFO", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        # hand the body on to moto unchanged
+        import io
+
+        environ["wsgi.input"] = io.BytesIO(body)
+        if path == "/_fake/ssm":
+            with state["lock"]:
+                state["ssm"].update(json.loads(body or b"{}"))
+            return respond(start, "200 OK", "{}", "application/json")
+        if path == "/_fake/ice":
+            with state["lock"]:
+                state["ice"] = set(json.loads(body or b"{}").get("types", []))
+            return respond(start, "200 OK", "{}", "application/json")
+        if target == "AmazonSSM.GetParameter":
+            name = json.loads(body or b"{}").get("Name", "")
+            if name.startswith("/aws/service/") and not name.startswith(
+                "/aws/service/ami-amazon-linux-latest"
+            ):
+                with state["lock"]:
+                    value = state["ssm"].get(name)
+                if value is None:
+                    return respond(
+                        start,
+                        "400 Bad Request",
+                        json.dumps({"__type": "ParameterNotFound", "message": name}),
+                    )
+                return respond(
+                    start,
+                    "200 OK",
+                    json.dumps(
+                        {"Parameter": {"Name": name, "Type": "String", "Value": value, "Version": 1}}
+                    ),
+                )
+        if target == "AWSPriceListService.GetProducts":
+            docs = [price_document(t, p) for t, p in sorted(PRICES.items())]
+            return respond(
+                start, "200 OK", json.dumps({"FormatVersion": "aws_v1", "PriceList": docs})
+            )
+        if environ.get("REQUEST_METHOD") == "POST" and b"Action=CreateFleet" in body:
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+            answer = fleet_ice_answer(form)
+            if answer is not None:
+                return respond(start, "200 OK", answer, "text/xml")
+        return self.app(environ, start)
+
+
+def main():
+    port = int(sys.argv[1])
+    app = Fakes(DomainDispatcherApplication(create_backend_app))
+    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
