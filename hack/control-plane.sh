@@ -6,12 +6,14 @@
 #                                      kube-scheduler and KWOK; install the CRDs; print the env
 #   hack/control-plane.sh down [DIR]   stop everything started by `up` and remove DIR
 #   hack/control-plane.sh restart-apiserver [DIR]   kill kube-apiserver and start it again
+#   hack/control-plane.sh helm         build helm (cached) and print its path
 #   hack/control-plane.sh build-upstream   build upstream's karpenter with its kwok provider
 #                                          (for the performance comparison only)
 #
 # Binaries are built from the Go module proxy: kube-apiserver, kube-controller-manager and
 # kube-scheduler from k8s.io/kubernetes (staging modules pinned to the matching k8s.io/*
-# versions), etcd from go.etcd.io/etcd/server/v3, KWOK from sigs.k8s.io/kwok. Go is test
+# versions), etcd from go.etcd.io/etcd/server/v3, KWOK from sigs.k8s.io/kwok, helm from
+# helm.sh/helm/v3. Go is test
 # infrastructure only. The cache lives in $KARPENTER_RS_CACHE (default ~/.cache/karpenter-rs).
 # `up` writes DIR/env (KUBECONFIG=...), DIR/kubeconfig, DIR/logs/*.log and DIR/pids.
 set -euo pipefail
@@ -114,6 +116,22 @@ require sigs.k8s.io/karpenter $UPSTREAM_VERSION
   echo "$out"
 }
 
+# helm (helm.sh/helm/v3), for the chart's tests.
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+HELM="$CACHE/bin/helm-$HELM_VERSION/helm"
+build_helm() {
+  [ -x "$HELM" ] && return
+  log "building helm $HELM_VERSION"
+  local dir="$CACHE/src/helm-$HELM_VERSION"
+  mkdir -p "$dir" "$(dirname "$HELM")"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "helm.sh/helm/v3/cmd/helm"\n' >"$dir/tools.go"
+  gobuild "$dir" "module karpenter-rs/helm
+go 1.24
+require helm.sh/helm/v3 $HELM_VERSION
+" go build -trimpath -ldflags "-s -w" -o "$HELM.tmp" helm.sh/helm/v3/cmd/helm
+  mv "$HELM.tmp" "$HELM"
+}
+
 build() {
   command -v go >/dev/null || { log "go is required to build the control plane"; exit 1; }
   mkdir -p "$BIN"
@@ -121,6 +139,8 @@ build() {
   build_kwok
   build_kubernetes
   for c in "${COMPONENTS[@]}"; do [ -x "$BIN/$c" ] || { log "missing $BIN/$c"; exit 1; }; done
+  build_helm
+  [ -x "$HELM" ] || { log "missing $HELM"; exit 1; }
   echo "$BIN"
 }
 
@@ -128,6 +148,7 @@ case "${1:-}" in
   build) build ;;
   build-upstream) build_upstream ;;
   bin) echo "$BIN" ;;
+  helm) build_helm; echo "$HELM" ;;
   up) shift; source "$ROOT/hack/control-plane-up.sh"; up "${1:-}" ;;
   down) shift; source "$ROOT/hack/control-plane-up.sh"; down "${1:-}" ;;
   restart-apiserver) shift; source "$ROOT/hack/control-plane-up.sh"; restart_apiserver "${1:-}" ;;

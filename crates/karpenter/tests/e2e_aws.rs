@@ -564,25 +564,36 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
 
     // one instance per NodeClaim: nothing launched twice
     let running = running_ids(&env.rt.block_on(instances(&aws)));
-    assert_eq!(running.len(), claims.len(), "instances {running:?} for {} NodeClaims", claims.len());
+    assert_eq!(
+        running.len(),
+        claims.len(),
+        "instances {running:?} for {} NodeClaims",
+        claims.len()
+    );
 
     // CreateFleet answers InsufficientInstanceCapacity for every offering of a pool limited to
     // one type: the claim is given up with upstream's event, nothing is launched for it
     post(fake.port, "/_fake/ice", r#"{"types": ["c5.large"]}"#);
-    env.create::<NodePool>(&NODEPOOL.replace("metadata: {name: default}", "metadata: {name: scarce}").replace(
-        "- {key: kubernetes.io/arch, operator: In, values: [amd64]}",
-        "- {key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}",
-    ));
-    env.create::<Deployment>(
-        &deployment("web", "scarce", 1, "100m", "128Mi").replace(
-            "containers:",
-            "nodeSelector: {karpenter.sh/nodepool: scarce}\n      containers:",
-        ),
+    env.create::<NodePool>(
+        &NODEPOOL
+            .replace("metadata: {name: default}", "metadata: {name: scarce}")
+            .replace(
+                "- {key: kubernetes.io/arch, operator: In, values: [amd64]}",
+                "- {key: node.kubernetes.io/instance-type, operator: In, values: [c5.large]}",
+            ),
     );
+    env.create::<Deployment>(&deployment("web", "scarce", 1, "100m", "128Mi").replace(
+        "containers:",
+        "nodeSelector: {karpenter.sh/nodepool: scarce}\n      containers:",
+    ));
     env.wait("an InsufficientCapacityError event", 2 * MINUTE, |env| {
         let events: Vec<k8s_openapi::api::events::v1::Event> = env.list();
         let reasons: Vec<String> = events.iter().filter_map(|e| e.reason.clone()).collect();
-        if reasons.iter().any(|r| r == "InsufficientCapacityError") { Ok(()) } else { Err(format!("{reasons:?}")) }
+        if reasons.iter().any(|r| r == "InsufficientCapacityError") {
+            Ok(())
+        } else {
+            Err(format!("{reasons:?}"))
+        }
     });
     let scarce: Vec<String> = env
         .rt
@@ -591,7 +602,10 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
         .filter(|(_, _, t, _)| t.get("karpenter.sh/nodepool").map(String::as_str) == Some("scarce"))
         .map(|(_, s, _, _)| s.clone())
         .collect();
-    assert!(scarce.is_empty(), "launched for the scarce pool: {scarce:?}");
+    assert!(
+        scarce.is_empty(),
+        "launched for the scarce pool: {scarce:?}"
+    );
     env.scale("web", "scarce", 0);
     env.delete::<NodePool>("scarce");
     post(fake.port, "/_fake/ice", r#"{"types": []}"#);
@@ -655,13 +669,22 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     // fewer replicas: consolidation removes nodes (six 1-CPU pods need two nodes of at most
     // four vCPUs)
     let before = env.nodeclaims().len();
-    assert!(before >= 2, "{before} NodeClaims for six 1-CPU pods on types below 5 vCPUs");
+    assert!(
+        before >= 2,
+        "{before} NodeClaims for six 1-CPU pods on types below 5 vCPUs"
+    );
     env.scale("web", "app", 1);
     env.wait("consolidation to remove NodeClaims", 4 * MINUTE, |env| {
         let n = env.nodeclaims().len();
-        if n < before && n >= 1 { Ok(()) } else { Err(format!("{n} of {before}")) }
+        if n < before && n >= 1 {
+            Ok(())
+        } else {
+            Err(format!("{n} of {before}"))
+        }
     });
-    env.wait("the remaining pod running", 2 * MINUTE, |env| all_running(env, "web", 1));
+    env.wait("the remaining pod running", 2 * MINUTE, |env| {
+        all_running(env, "web", 1)
+    });
 
     // everything deleted: no instance, launch template or instance profile is left
     env.scale("web", "app", 0);
