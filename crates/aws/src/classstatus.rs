@@ -5,7 +5,6 @@
 
 use karpenter_api::EC2NodeClass;
 use karpenter_api::common::Condition;
-use karpenter_kube::translate::k8s_time;
 use karpenter_kube::writer::FIELD_MANAGER;
 use karpenter_model::time::Time;
 use karpenter_model::wellknown::annotations;
@@ -47,31 +46,30 @@ pub fn hash(class: &EC2NodeClass) -> String {
     u64::from_be_bytes(first).to_string()
 }
 
+/// The reason of a condition that is not ready (upstream's).
+fn reason(type_: &str) -> &'static str {
+    match type_ {
+        "SubnetsReady" => "SubnetsNotFound",
+        "SecurityGroupsReady" => "SecurityGroupsNotFound",
+        "AMIsReady" => "AMINotFound",
+        "InstanceProfileReady" => "InstanceProfileNotFound",
+        _ => "NotReady",
+    }
+}
+
 fn conditions(class: &EC2NodeClass, r: &Resolved, now: Time) -> Vec<Condition> {
     let old = class
         .status
         .as_ref()
         .and_then(|s| s.conditions.clone())
         .unwrap_or_default();
+    let generation = class.metadata.generation;
     let make = |type_: &str, problem: Option<&String>| {
-        let status = if problem.is_some() { "False" } else { "True" };
-        let since = old
-            .iter()
-            .find(|c| c.type_ == type_ && c.status == status)
-            .and_then(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| k8s_time(now));
-        Condition {
-            type_: type_.into(),
-            status: status.into(),
-            observed_generation: class.metadata.generation,
-            last_transition_time: Some(since),
-            reason: if problem.is_some() {
-                format!("{}False", type_.trim_end_matches("Ready"))
-            } else {
-                type_.into()
-            },
-            message: problem.cloned().unwrap_or_default(),
-        }
+        let ok = match problem {
+            None => Ok(()),
+            Some(m) => Err((reason(type_), m.clone())),
+        };
+        karpenter_kube::status::condition(&old, type_, ok, generation, now)
     };
     let mut out: Vec<Condition> = CONDITIONS
         .iter()

@@ -28,6 +28,26 @@ pub fn role_name(role: &str) -> &str {
     role.rsplit('/').next().unwrap_or(role)
 }
 
+/// The profile `name`, `None` when there is none.
+async fn get(
+    clients: &Clients,
+    name: &str,
+) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, AwsError> {
+    match clients
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+    {
+        Ok(p) => Ok(p.instance_profile().cloned()),
+        Err(e) => {
+            let e = AwsError::sdk("GetInstanceProfile", e);
+            if e.is_not_found() { Ok(None) } else { Err(e) }
+        }
+    }
+}
+
 /// Make sure the profile exists and holds `role`; returns its name.
 pub async fn ensure(
     clients: &Clients,
@@ -38,22 +58,7 @@ pub async fn ensure(
 ) -> Result<String, AwsError> {
     let name = name(cluster, &clients.region, class);
     let role = role_name(role);
-    let existing = match clients
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(&name)
-        .send()
-        .await
-    {
-        Ok(p) => p.instance_profile().cloned(),
-        Err(e) => {
-            let e = AwsError::sdk("GetInstanceProfile", e);
-            if !e.is_not_found() {
-                return Err(e);
-            }
-            None
-        }
-    };
+    let existing = get(clients, &name).await?;
     let roles: Vec<String> = match existing {
         Some(p) => p
             .roles()
@@ -110,23 +115,10 @@ pub async fn ensure(
 /// Delete the profile Karpenter made for a class (its roles first); gone is fine.
 pub async fn delete(clients: &Clients, cluster: &str, class: &str) -> Result<(), AwsError> {
     let name = name(cluster, &clients.region, class);
-    let profile = match clients
-        .iam
-        .get_instance_profile()
-        .instance_profile_name(&name)
-        .send()
-        .await
-    {
-        Ok(p) => p.instance_profile().cloned(),
-        Err(e) => {
-            let e = AwsError::sdk("GetInstanceProfile", e);
-            if e.is_not_found() {
-                return Ok(());
-            }
-            return Err(e);
-        }
+    let Some(profile) = get(clients, &name).await? else {
+        return Ok(());
     };
-    for r in profile.iter().flat_map(|p| p.roles()) {
+    for r in profile.roles() {
         clients
             .iam
             .remove_role_from_instance_profile()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use base64::Engine;
 use karpenter_api::{EC2NodeClass, NodePool};
 use karpenter_catalog::aws::{AwsSettings, InstanceTypeInfo};
-use karpenter_cloud::ice::IceCache;
+use karpenter_cloud::ice::{IceCache, IcedView};
 use karpenter_cloud::launch::choices;
 use karpenter_cloud::{
     CloudError, CloudEvent, CloudProvider, Instance, InstanceState, LaunchRequest, OfferingKey,
@@ -57,7 +57,7 @@ pub struct AwsCloud {
     classes_key: String,
     classes_at: Time,
     ice: IceCache,
-    view: RefCell<Option<(Time, Arc<Vec<InstanceType>>)>>,
+    view: IcedView,
     templates: BTreeMap<String, Time>,
     listed: RefCell<Option<(Time, BTreeMap<String, Instance>)>>,
     created: BTreeMap<String, Instance>,
@@ -120,7 +120,7 @@ impl AwsCloud {
             classes_key: String::new(),
             classes_at: 0,
             ice: IceCache::default(),
-            view: RefCell::new(None),
+            view: IcedView::default(),
             templates: BTreeMap::new(),
             listed: RefCell::new(None),
             created: BTreeMap::new(),
@@ -191,7 +191,7 @@ impl AwsCloud {
             &usable,
             &settings,
         ));
-        self.view.replace(None);
+        self.view.clear();
     }
 
     fn hydrate_templates(&mut self, now: Time) {
@@ -563,7 +563,7 @@ impl AwsCloud {
             .collect();
         if !iced.is_empty() {
             self.ice.mark(&iced, now);
-            self.view.replace(None);
+            self.view.clear();
         }
         let Some((id, ty, zone)) = outcome.launched else {
             let message = outcome
@@ -780,15 +780,7 @@ impl CloudProvider for AwsCloud {
     }
 
     fn instance_types(&self, now: Time) -> Arc<Vec<InstanceType>> {
-        if let Some((until, view)) = self.view.borrow().as_ref()
-            && now < *until
-        {
-            return Arc::clone(view);
-        }
-        let (types, valid_until) = self.ice.view(&self.catalog, now);
-        let view = Arc::new(types);
-        self.view.replace(Some((valid_until, Arc::clone(&view))));
-        view
+        self.view.get(&self.ice, &self.catalog, now)
     }
 
     fn is_drifted(&self, instance: &Instance) -> Result<Option<String>, CloudError> {
@@ -834,7 +826,7 @@ impl CloudProvider for AwsCloud {
                             }],
                             now,
                         );
-                        self.view.replace(None);
+                        self.view.clear();
                         out.push(CloudEvent::SpotInterruption {
                             provider_id: i.provider_id.clone(),
                             terminates_at: now + 2 * MINUTE,

@@ -2,7 +2,9 @@
 //! found without capacity is unavailable for three minutes, in launches and in the catalog
 //! the scheduler sees. Also the labels an instance's Node carries for its offering.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use karpenter_model::time::{MINUTE, Time};
 use karpenter_model::wellknown::labels;
@@ -65,6 +67,38 @@ impl IceCache {
             .copied()
             .unwrap_or(Time::MAX);
         (types, valid_until)
+    }
+}
+
+/// A provider's catalog as the scheduler sees it (iced offerings unavailable), computed again
+/// only when an entry of the cache runs out or the view is cleared.
+#[derive(Debug, Default)]
+pub struct IcedView {
+    view: RefCell<Option<(Time, Arc<Vec<InstanceType>>)>>,
+}
+
+impl IcedView {
+    /// The view of `catalog` through `ice` at `now`.
+    pub fn get(
+        &self,
+        ice: &IceCache,
+        catalog: &[InstanceType],
+        now: Time,
+    ) -> Arc<Vec<InstanceType>> {
+        if let Some((until, view)) = self.view.borrow().as_ref()
+            && now < *until
+        {
+            return Arc::clone(view);
+        }
+        let (types, valid_until) = ice.view(catalog, now);
+        let view = Arc::new(types);
+        self.view.replace(Some((valid_until, Arc::clone(&view))));
+        view
+    }
+
+    /// Forget the view (the cache or the catalog changed).
+    pub fn clear(&self) {
+        self.view.replace(None);
     }
 }
 

@@ -7,7 +7,6 @@
 //! restarted mid-launch does not launch twice. Insufficient-capacity errors for chosen
 //! instance types and a launch delay are configurable for tests.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Node, NodeSpec, NodeStatus, Taint as K8sTaint};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use karpenter_cloud::ice::{IceCache, node_labels};
+use karpenter_cloud::ice::{IceCache, IcedView, node_labels};
 use karpenter_cloud::launch::choices;
 use karpenter_cloud::{
     CloudError, CloudEvent, CloudProvider, Instance, InstanceState, LaunchRequest, OfferingKey,
@@ -52,7 +51,7 @@ pub struct KwokCloud {
     options: KwokOptions,
     cache: Cache,
     ice: IceCache,
-    view: RefCell<Option<(Time, Arc<Vec<InstanceType>>)>>,
+    view: IcedView,
     /// Instances created by this process and not yet in the Node cache.
     created: BTreeMap<String, Instance>,
 }
@@ -74,7 +73,7 @@ impl KwokCloud {
             options,
             cache,
             ice: IceCache::default(),
-            view: RefCell::new(None),
+            view: IcedView::default(),
             created: BTreeMap::new(),
         }
     }
@@ -224,7 +223,7 @@ impl KwokCloud {
         }
         let Some((t, o)) = pick else {
             self.ice.mark(&failed, now);
-            self.view.replace(None);
+            self.view.clear();
             return Err(CloudError::InsufficientCapacity {
                 claim: request.claim.clone(),
                 message: format!("no capacity for the {} offerings tried", failed.len()),
@@ -362,15 +361,7 @@ impl CloudProvider for KwokCloud {
     }
 
     fn instance_types(&self, now: Time) -> Arc<Vec<InstanceType>> {
-        if let Some((until, view)) = self.view.borrow().as_ref()
-            && now < *until
-        {
-            return Arc::clone(view);
-        }
-        let (types, valid_until) = self.ice.view(&self.catalog, now);
-        let view = Arc::new(types);
-        self.view.replace(Some((valid_until, Arc::clone(&view))));
-        view
+        self.view.get(&self.ice, &self.catalog, now)
     }
 
     fn is_drifted(&self, _instance: &Instance) -> Result<Option<String>, CloudError> {

@@ -59,7 +59,9 @@ pub fn usable(np: &NodePool, objects: &Objects) -> bool {
         && node_class_problem(np, objects).is_none()
 }
 
-fn condition(
+/// A condition of `type_` as of `now`: `True` (reason = type) or `False` with the reason and
+/// message; the transition time kept from `old` while the status does not change.
+pub fn condition(
     old: &[Condition],
     type_: &str,
     ok: Result<(), (&str, String)>,
