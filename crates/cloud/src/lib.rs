@@ -92,6 +92,28 @@ pub enum CloudEvent {
         /// The instance.
         provider_id: String,
     },
+    /// The cloud is taking the instance (a spot interruption or scheduled change, the
+    /// instance stopping or terminating, a capacity reservation reclaiming it): the NodeClaim
+    /// is drained and deleted now. A provider that sends these counts the messages itself.
+    Interrupted {
+        /// The instance.
+        provider_id: String,
+        /// Upstream's `message_type` (`scheduled_change`, `instance_stopped`...).
+        message_type: &'static str,
+        /// Upstream's event reason (`InstanceUnhealthy`, `InstanceStopping`...).
+        reason: &'static str,
+        /// Upstream's event message.
+        message: &'static str,
+    },
+    /// Advice only (a rebalance recommendation): an event on the NodeClaim and Node.
+    Notice {
+        /// The instance.
+        provider_id: String,
+        /// Upstream's event reason.
+        reason: &'static str,
+        /// Upstream's event message.
+        message: &'static str,
+    },
 }
 
 /// An offering identity: capacity type, instance type, zone.
@@ -179,5 +201,14 @@ pub trait CloudProvider {
     /// default.
     fn refresh(&mut self, now: Time) {
         let _ = now;
+    }
+    /// The provider's own counters, running totals by metric name with labels (upstream's
+    /// interruption-queue metrics); none by default.
+    fn counters(&self) -> BTreeMap<String, f64> {
+        BTreeMap::new()
+    }
+    /// Histogram observations (metric name, seconds) since the last call; none by default.
+    fn take_observations(&mut self) -> Vec<(String, f64)> {
+        Vec::new()
     }
 }

@@ -197,6 +197,7 @@ pub fn settings(args: &ControllerArgs) -> anyhow::Result<karpenter_kube::Setting
                 .collect(),
             launch_delay: StdDuration::from_millis(u64::try_from(launch_delay).unwrap_or(0)),
         },
+        nodeclass_status: args.cloud_provider == CloudProviderKind::Aws,
     })
 }
 

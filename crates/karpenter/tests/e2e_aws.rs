@@ -475,6 +475,47 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
             .any(|(k, _)| k == "karpenter.k8s.aws/ec2nodeclass-hash")
     );
 
+    // the NodePool's NodeClassReady follows the class's Ready condition: True here, False
+    // (with the class's message) for a pool whose class finds no subnet
+    env.create::<EC2NodeClass>(
+        &NODECLASS
+            .replace("metadata: {name: default}", "metadata: {name: nowhere}")
+            .replace(
+                "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]",
+                "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: nowhere}}]",
+            ),
+    );
+    env.create::<NodePool>(
+        &NODEPOOL
+            .replace("metadata: {name: default}", "metadata: {name: nowhere}")
+            .replace(
+                "kind: EC2NodeClass, name: default",
+                "kind: EC2NodeClass, name: nowhere",
+            ),
+    );
+    let class_ready = |env: &Env, pool: &str| -> Option<(String, String)> {
+        let np = env
+            .list::<NodePool>()
+            .into_iter()
+            .find(|p| p.metadata.name.as_deref() == Some(pool))?;
+        let c = np
+            .status?
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == "NodeClassReady")?;
+        Some((c.status, c.message))
+    };
+    env.wait(
+        "NodeClassReady on both NodePools",
+        2 * MINUTE,
+        |env| match (class_ready(env, "default"), class_ready(env, "nowhere")) {
+            (Some((a, _)), Some((b, m))) if a == "True" && b == "False" => Ok(m),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    let (_, message) = class_ready(&env, "nowhere").unwrap_or_default();
+    assert!(message.contains("EC2NodeClass nowhere"), "{message}");
+
     // pending pods become EC2 instances, Nodes join, the scheduler binds every pod
     env.create::<Deployment>(&deployment("web", "app", 6, "1", "1Gi"));
     env.wait("all 6 pods running", 4 * MINUTE, |env| {
@@ -688,6 +729,8 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
 
     // everything deleted: no instance, launch template or instance profile is left
     env.scale("web", "app", 0);
+    env.delete::<NodePool>("nowhere");
+    env.delete::<EC2NodeClass>("nowhere");
     env.delete::<NodePool>("default");
     env.wait("no NodeClaim left", 4 * MINUTE, |env| {
         let n = env.nodeclaims().len();

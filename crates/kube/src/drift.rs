@@ -98,4 +98,10 @@ impl<C: CloudProvider> CloudProvider for WithDrift<'_, C> {
     fn refresh(&mut self, now: Time) {
         self.inner.refresh(now);
     }
+    fn counters(&self) -> BTreeMap<String, f64> {
+        self.inner.counters()
+    }
+    fn take_observations(&mut self) -> Vec<(String, f64)> {
+        self.inner.take_observations()
+    }
 }

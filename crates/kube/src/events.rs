@@ -40,6 +40,11 @@ const WARNINGS: &[&str] = &[
     "RegistrationTimeout",
     "DisruptionFailed",
     "NodeRepairBlocked",
+    "SpotInterrupted",
+    "InstanceStopping",
+    "InstanceTerminating",
+    "InstanceUnhealthy",
+    "TerminatingOnInterruption",
 ];
 
 /// The Event type (`Normal` or `Warning`) of an upstream reason.

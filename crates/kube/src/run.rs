@@ -59,6 +59,10 @@ pub struct Settings {
     pub catalog: String,
     /// KWOK provider knobs.
     pub kwok: KwokOptions,
+    /// The provider keeps the EC2NodeClasses' status (the AWS provider does): a NodePool's
+    /// `NodeClassReady` then follows its class's `Ready` condition. Off, a class that exists
+    /// is ready (the KWOK provider ignores the AWS-only fields).
+    pub nodeclass_status: bool,
 }
 
 /// Why the controller could not start.
@@ -312,7 +316,9 @@ impl<C: CloudProvider> Loop<'_, C> {
         self.cloud.refresh(now);
         let catalog = self.cloud.instance_types(now);
         let mut cluster = objects.cluster();
-        cluster.nodepools.retain(|np| status::usable(np, &objects));
+        cluster
+            .nodepools
+            .retain(|np| status::usable(np, &objects, self.settings.nodeclass_status));
         let key = setup_key(&objects);
         if key != self.setup_key {
             let built = karpenter_controllers::setup::setup_lenient(
@@ -378,6 +384,7 @@ impl<C: CloudProvider> Loop<'_, C> {
             self.cache,
             &objects,
             &state,
+            self.settings.nodeclass_status,
             now,
         ));
         self.record_metrics(&state, &objects, started.elapsed());
@@ -400,8 +407,13 @@ impl<C: CloudProvider> Loop<'_, C> {
         wake
     }
 
-    fn record_metrics(&self, state: &ClusterState, objects: &Objects, took: Duration) {
-        self.metrics.set_counters(&self.karpenter.recorder.counters);
+    fn record_metrics(&mut self, state: &ClusterState, objects: &Objects, took: Duration) {
+        let mut counters = self.karpenter.recorder.counters.clone();
+        counters.extend(self.cloud.counters());
+        self.metrics.set_counters(&counters);
+        for (name, seconds) in self.cloud.take_observations() {
+            self.metrics.observe(&name, seconds);
+        }
         self.metrics.observe(
             "karpenter_controller_reconcile_duration_seconds",
             took.as_secs_f64(),

@@ -21,8 +21,10 @@ use crate::cache::Cache;
 use crate::log;
 use crate::translate::{Objects, k8s_time};
 
-/// Why a NodePool's NodeClass is not ready, or `None` when it is.
-pub fn node_class_problem(np: &NodePool, objects: &Objects) -> Option<String> {
+/// Why a NodePool's NodeClass is not ready, or `None` when it is. With `class_status` (the
+/// provider keeps EC2NodeClass status) an EC2NodeClass is ready only once its `Ready`
+/// condition is `True`, as upstream's NodePool readiness controller has it.
+pub fn node_class_problem(np: &NodePool, objects: &Objects, class_status: bool) -> Option<String> {
     let r = &np.spec.template.spec.node_class_ref;
     let kwok = r.group == crate::kwoknodeclass::GROUP && r.kind == crate::kwoknodeclass::KIND;
     if !kwok && (r.group != "karpenter.k8s.aws" || r.kind != "EC2NodeClass") {
@@ -32,31 +34,47 @@ pub fn node_class_problem(np: &NodePool, objects: &Objects) -> Option<String> {
             r.group, r.kind
         ));
     }
-    let deleting = if kwok {
-        objects
-            .kwok_nodeclasses
-            .iter()
-            .find(|c| c.metadata.name.as_deref() == Some(r.name.as_str()))
-            .map(|c| c.metadata.deletion_timestamp.is_some())
+    let named = |m: &kube::api::ObjectMeta| m.name.as_deref() == Some(r.name.as_str());
+    let (deleting, ready) = if kwok {
+        let found = objects.kwok_nodeclasses.iter().find(|c| named(&c.metadata));
+        (found.map(|c| c.metadata.deletion_timestamp.is_some()), None)
     } else {
-        objects
-            .nodeclasses
-            .iter()
-            .find(|c| c.metadata.name.as_deref() == Some(r.name.as_str()))
-            .map(|c| c.metadata.deletion_timestamp.is_some())
+        let found = objects.nodeclasses.iter().find(|c| named(&c.metadata));
+        let ready = found.filter(|_| class_status).map(|c| class_ready(c));
+        (
+            found.map(|c| c.metadata.deletion_timestamp.is_some()),
+            ready,
+        )
     };
-    match deleting {
-        None => Some(format!("{} {} not found", r.kind, r.name)),
-        Some(true) => Some(format!("{} {} is being deleted", r.kind, r.name)),
-        Some(false) => None,
+    match (deleting, ready) {
+        (None, _) => Some(format!("{} {} not found", r.kind, r.name)),
+        (Some(true), _) => Some(format!("{} {} is being deleted", r.kind, r.name)),
+        (Some(false), Some(Err(m))) => Some(format!("{} {}: {m}", r.kind, r.name)),
+        (Some(false), _) => None,
+    }
+}
+
+/// An EC2NodeClass's `Ready` condition: `Ok` when `True`, else what it says.
+fn class_ready(class: &karpenter_api::EC2NodeClass) -> Result<(), String> {
+    let conditions = class
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    match conditions.iter().find(|c| c.type_ == conditions::READY) {
+        Some(c) if c.status == "True" => Ok(()),
+        Some(c) if !c.message.is_empty() => Err(format!("not ready ({})", c.message)),
+        Some(c) => Err(format!("not ready ({})", c.reason)),
+        None => Err("readiness unknown (no Ready condition yet)".into()),
     }
 }
 
 /// Is the NodePool usable for launches now (valid, its NodeClass ready, not deleting)?
-pub fn usable(np: &NodePool, objects: &Objects) -> bool {
+pub fn usable(np: &NodePool, objects: &Objects, class_status: bool) -> bool {
     np.metadata.deletion_timestamp.is_none()
         && np.validate().is_empty()
-        && node_class_problem(np, objects).is_none()
+        && node_class_problem(np, objects, class_status).is_none()
 }
 
 /// A condition of `type_` as of `now`: `True` (reason = type) or `False` with the reason and
@@ -93,6 +111,7 @@ pub async fn reconcile(
     cache: &Cache,
     objects: &Objects,
     state: &ClusterState,
+    class_status: bool,
     now: Time,
 ) {
     let api: Api<NodePool> = Api::all(client.clone());
@@ -138,7 +157,7 @@ pub async fn reconcile(
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
             Err(("ValidationFailed", lines.join("; ")))
         };
-        let class = match node_class_problem(np, objects) {
+        let class = match node_class_problem(np, objects, class_status) {
             None => Ok(()),
             Some(m) => Err(("NodeClassNotReady", m)),
         };
