@@ -74,23 +74,8 @@ pub fn build(
     out
 }
 
-/// The embedded on-demand prices (the fallback until the Pricing API answers).
-pub fn embedded_on_demand(region: &str) -> BTreeMap<String, f64> {
-    let region = if karpenter_catalog::embedded::regions().contains(&region) {
-        region
-    } else {
-        "us-east-1"
-    };
-    let Ok(types) = karpenter_catalog::embedded::aws(region, &AwsSettings::default()) else {
-        return BTreeMap::new();
-    };
-    types
-        .iter()
-        .filter_map(|t| {
-            t.offerings
-                .iter()
-                .find(|o| o.capacity_type == "on-demand" && o.available)
-                .map(|o| (t.name.clone(), o.price))
-        })
-        .collect()
+/// The embedded on-demand prices (the fallback until the Pricing API answers; one table
+/// for every region, as upstream's fallback).
+pub fn embedded_on_demand() -> BTreeMap<String, f64> {
+    karpenter_catalog::embedded::on_demand_prices().unwrap_or_default()
 }

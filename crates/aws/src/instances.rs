@@ -35,6 +35,28 @@ pub fn state(s: Option<&InstanceStateName>) -> InstanceState {
     }
 }
 
+/// Where an instance sits in the network: its subnet and security groups (drift compares
+/// them with the EC2NodeClass's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    /// Subnet id.
+    pub subnet: String,
+    /// Security group ids.
+    pub security_groups: std::collections::BTreeSet<String>,
+}
+
+/// The subnet and security groups of `i`.
+pub fn network(i: &Ec2Instance) -> Network {
+    Network {
+        subnet: i.subnet_id().unwrap_or_default().to_string(),
+        security_groups: i
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect(),
+    }
+}
+
 /// The port's view of `i` (None without an id or zone).
 pub fn instance(i: &Ec2Instance, catalog: &[InstanceType]) -> Option<Instance> {
     let id = i.instance_id()?;

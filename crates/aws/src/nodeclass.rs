@@ -68,16 +68,9 @@ impl Resolved {
     /// The image for an instance type with `labels` (the first compatible one).
     pub fn image_for(&self, labels: &dyn Fn(&str) -> Option<String>) -> Option<&ImageInfo> {
         self.images.iter().find(|img| {
-            img.requirements.iter().all(|r| {
-                let v = labels(&r.key);
-                match r.op {
-                    Op::In => v.is_some_and(|v| r.values.contains(&v)),
-                    Op::NotIn => v.is_none_or(|v| !r.values.contains(&v)),
-                    Op::Exists => v.is_some_and(|v| v != "0"),
-                    Op::DoesNotExist => v.is_none_or(|v| v == "0"),
-                    _ => true,
-                }
-            })
+            img.requirements
+                .iter()
+                .all(|r| r.matches_value(labels(&r.key).as_deref()))
         })
     }
 }

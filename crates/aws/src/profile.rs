@@ -1,7 +1,9 @@
 //! Instance profiles, as upstream manages them: `spec.instanceProfile` is used as it is;
 //! with `spec.role` Karpenter makes `<cluster>_<hash of region and class name>` under the
 //! path `/karpenter/<region>/<cluster>/<class uid>/`, tags it for the cluster and the class,
-//! puts the role in it (replacing another role), and deletes it with the class.
+//! puts the role in it (replacing another role), and deletes it with the class. Profiles
+//! under the cluster's path whose class (the uid in the path) no longer exists are garbage
+//! collected: a class deleted while the controller was down leaves none behind.
 
 use aws_sdk_iam::types::Tag;
 use sha2::{Digest, Sha256};
@@ -141,4 +143,83 @@ pub async fn delete(clients: &Clients, cluster: &str, class: &str) -> Result<(),
             if e.is_not_found() { Ok(()) } else { Err(e) }
         }
     }
+}
+
+/// The class uid in a profile path this controller made (`/karpenter/<region>/<cluster>/<uid>/`).
+pub fn uid_of<'a>(profile_path: &'a str, region: &str, cluster: &str) -> Option<&'a str> {
+    let prefix = format!("/karpenter/{region}/{cluster}/");
+    let uid = profile_path.strip_prefix(&prefix)?.strip_suffix('/')?;
+    (!uid.is_empty() && !uid.contains('/')).then_some(uid)
+}
+
+/// Delete the cluster's profiles whose class uid is not in `live` (classes by uid and name:
+/// a class made again under the same name keeps the profile its name maps to); the names
+/// deleted.
+pub async fn collect_garbage(
+    clients: &Clients,
+    cluster: &str,
+    live: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<String>, AwsError> {
+    let kept: std::collections::BTreeSet<String> = live
+        .values()
+        .map(|class| name(cluster, &clients.region, class))
+        .collect();
+    let prefix = format!("/karpenter/{}/{cluster}/", clients.region);
+    let mut orphans = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = clients
+            .iam
+            .list_instance_profiles()
+            .path_prefix(&prefix)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("ListInstanceProfiles", e))?;
+        for p in page.instance_profiles() {
+            let Some(uid) = uid_of(p.path(), &clients.region, cluster) else {
+                continue;
+            };
+            if !live.contains_key(uid) && !kept.contains(p.instance_profile_name()) {
+                orphans.push(p.clone());
+            }
+        }
+        marker = page
+            .marker()
+            .filter(|_| page.is_truncated())
+            .map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let mut deleted = Vec::new();
+    for p in orphans {
+        let name = p.instance_profile_name();
+        for r in p.roles() {
+            clients
+                .iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(name)
+                .role_name(r.role_name())
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("RemoveRoleFromInstanceProfile", e))?;
+        }
+        match clients
+            .iam
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+        {
+            Ok(_) => deleted.push(name.to_string()),
+            Err(e) => {
+                let e = AwsError::sdk("DeleteInstanceProfile", e);
+                if !e.is_not_found() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(deleted)
 }

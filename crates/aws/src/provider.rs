@@ -8,13 +8,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use base64::Engine;
 use karpenter_api::{EC2NodeClass, NodePool};
 use karpenter_catalog::aws::{AwsSettings, InstanceTypeInfo};
 use karpenter_cloud::ice::{IceCache, IcedView};
-use karpenter_cloud::launch::choices;
 use karpenter_cloud::{
-    CloudError, CloudEvent, CloudProvider, Instance, InstanceState, LaunchRequest, OfferingKey,
+    CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest, OfferingKey,
 };
 use karpenter_kube::cache::Cache;
 use karpenter_kube::log;
@@ -23,12 +21,12 @@ use karpenter_model::{InstanceType, Taint};
 
 use crate::catalog::{self, Prices};
 use crate::clients::Clients;
-use crate::fleet::{self, Candidate};
 use crate::nodeclass::Resolved;
 use crate::options::AwsOptions;
-use crate::template::{self, TemplateOptions};
-use crate::userdata::{self, Bootstrap};
-use crate::{classstatus, instances, launch, profile, queue, tags};
+use crate::userdata::Bootstrap;
+use crate::{classstatus, instances, profile, queue, tags};
+
+mod launching;
 
 /// How often instance types and prices are read again.
 pub const TYPES_REFRESH: Time = 12 * HOUR;
@@ -60,8 +58,14 @@ pub struct AwsCloud {
     view: IcedView,
     templates: BTreeMap<String, Time>,
     listed: RefCell<Option<(Time, BTreeMap<String, Instance>)>>,
+    /// Subnet and security groups by provider id, from the last DescribeInstances.
+    networks: RefCell<BTreeMap<String, instances::Network>>,
     created: BTreeMap<String, Instance>,
+    /// Instances launched into each subnet since its free addresses were last read.
+    inflight_ips: BTreeMap<String, u32>,
     events: Option<tokio::sync::mpsc::UnboundedReceiver<queue::Received>>,
+    /// The interruption queue's metrics.
+    stats: queue::Stats,
 }
 
 fn text(e: impl std::fmt::Display) -> String {
@@ -93,10 +97,11 @@ impl AwsCloud {
             Some(d) => vec![d.clone()],
             None => handle.block_on(kube_dns(&client)).into_iter().collect(),
         };
+        let stats = queue::Stats::default();
         let events = match &options.interruption_queue {
             Some(q) if !q.is_empty() => Some(
                 handle
-                    .block_on(queue::start(clients.clone(), q.clone()))
+                    .block_on(queue::start(clients.clone(), q.clone(), stats.clone()))
                     .map_err(text)?,
             ),
             _ => None,
@@ -123,10 +128,13 @@ impl AwsCloud {
             view: IcedView::default(),
             templates: BTreeMap::new(),
             listed: RefCell::new(None),
+            networks: RefCell::new(BTreeMap::new()),
             created: BTreeMap::new(),
+            inflight_ips: BTreeMap::new(),
             events,
+            stats,
         };
-        cloud.prices.on_demand = catalog::embedded_on_demand(&cloud.clients.region);
+        cloud.prices.on_demand = catalog::embedded_on_demand();
         cloud.refresh_types(now).map_err(text)?;
         cloud.hydrate_templates(now);
         Ok(cloud)
@@ -231,20 +239,6 @@ impl AwsCloud {
             .values()
             .cloned()
             .collect();
-        let key: String = classes
-            .iter()
-            .map(|c| {
-                format!(
-                    "{}@{};",
-                    c.metadata.name.as_deref().unwrap_or(""),
-                    c.metadata.resource_version.as_deref().unwrap_or("")
-                )
-            })
-            .collect();
-        let interval = self.options.subnet_refresh.min(self.options.ami_refresh);
-        if key == self.classes_key && now - self.classes_at < interval {
-            return;
-        }
         let claims_by_class: BTreeSet<String> = {
             let stores = self.cache.lock();
             stores
@@ -255,7 +249,27 @@ impl AwsCloud {
                 .map(|c| c.spec.node_class_ref.name.clone())
                 .collect()
         };
+        // the spec (generation), deletion and, for a class being deleted, whether claims
+        // still use it: not the resourceVersion, which our own status writes move
+        let key: String = classes
+            .iter()
+            .map(|c| {
+                let name = c.metadata.name.as_deref().unwrap_or("");
+                let deleting = c.metadata.deletion_timestamp.is_some();
+                format!(
+                    "{name}@{}/{}/{deleting}/{};",
+                    c.metadata.uid.as_deref().unwrap_or(""),
+                    c.metadata.generation.unwrap_or(0),
+                    deleting && claims_by_class.contains(name),
+                )
+            })
+            .collect();
+        let interval = self.options.subnet_refresh.min(self.options.ami_refresh);
+        if key == self.classes_key && now - self.classes_at < interval {
+            return;
+        }
         let mut resolved = BTreeMap::new();
+        let mut written = true;
         for class in &classes {
             let Some(name) = class.metadata.name.clone() else {
                 continue;
@@ -274,6 +288,7 @@ impl AwsCloud {
                 });
                 if let Err(e) = done {
                     log::warn(&format!("EC2NodeClass/{name}"), &e);
+                    written = false;
                 }
                 continue;
             }
@@ -311,13 +326,41 @@ impl AwsCloud {
                 .block_on(classstatus::write(&self.kube, class, &r, now))
             {
                 log::warn(&format!("EC2NodeClass/{name}"), &e.to_string());
+                written = false;
             }
             resolved.insert(name, r);
         }
+        self.collect_profiles(&classes);
         self.classes = resolved;
-        self.classes_key = key;
+        // the subnets' free addresses were just read again
+        self.inflight_ips.clear();
+        // a failed write is tried again next pass
+        self.classes_key = if written { key } else { String::new() };
         self.classes_at = now;
         self.rebuild_catalog();
+    }
+
+    /// Delete instance profiles this cluster's controller made for classes that are gone.
+    fn collect_profiles(&self, classes: &[Arc<EC2NodeClass>]) {
+        let live: BTreeMap<String, String> = classes
+            .iter()
+            .filter_map(|c| Some((c.metadata.uid.clone()?, c.metadata.name.clone()?)))
+            .collect();
+        match self.handle.block_on(profile::collect_garbage(
+            &self.clients,
+            &self.options.cluster_name,
+            &live,
+        )) {
+            Ok(gone) => {
+                for name in gone {
+                    log::info(
+                        "AwsCloud",
+                        &format!("deleted instance profile {name}: its EC2NodeClass is gone"),
+                    );
+                }
+            }
+            Err(e) => log::warn("AwsCloud", &e.to_string()),
+        }
     }
 
     fn delete_idle_templates(&mut self, now: Time) {
@@ -403,224 +446,6 @@ impl AwsCloud {
         }
     }
 
-    fn launch(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
-        if let Some(existing) = self.list().into_iter().find(|i| i.claim == request.claim) {
-            return Ok(existing);
-        }
-        let pool = self
-            .pool(&request.node_pool)
-            .ok_or_else(|| CloudError::Invalid {
-                claim: request.claim.clone(),
-                message: format!("NodePool {} not found", request.node_pool),
-            })?;
-        let class_name = pool.spec.template.spec.node_class_ref.name.clone();
-        let not_ready = |m: String| CloudError::NodeClassNotReady {
-            class: class_name.clone(),
-            message: m,
-        };
-        let class = self
-            .cache
-            .lock()
-            .nodeclasses
-            .get(&class_name)
-            .cloned()
-            .ok_or_else(|| not_ready("not found".into()))?;
-        let resolved = self
-            .classes
-            .get(&class_name)
-            .cloned()
-            .ok_or_else(|| not_ready("not resolved yet".into()))?;
-        if !resolved.ready() {
-            let m: Vec<String> = resolved.problems.values().cloned().collect();
-            return Err(not_ready(m.join("; ")));
-        }
-        let family = class
-            .spec
-            .ami_family
-            .or_else(|| {
-                class
-                    .spec
-                    .ami_selector_terms
-                    .iter()
-                    .find_map(|t| t.alias.as_deref())
-                    .and_then(|a| crate::ssm::parse_alias(a).ok())
-                    .map(|(f, _)| f)
-            })
-            .unwrap_or(karpenter_api::ec2nodeclass::AMIFamily::AL2023);
-        let catalog = self.instance_types(now);
-        let zones: BTreeSet<&str> = resolved.subnets.iter().map(|s| s.zone.as_str()).collect();
-        let picked = choices(request, &catalog, &|_, o| zones.contains(o.zone.as_str()))?;
-        let capacity_type = picked
-            .first()
-            .map(|c| c.offering.capacity_type.clone())
-            .unwrap_or_else(|| "on-demand".into());
-        let mut sgs: Vec<String> = resolved
-            .security_groups
-            .iter()
-            .map(|(id, _)| id.clone())
-            .collect();
-        sgs.sort();
-        let instance_tags = tags::launch_tags(
-            &self.options.cluster_name,
-            &request.node_pool,
-            &request.claim,
-            &class_name,
-            class.spec.tags.as_ref(),
-        );
-        let mut lt_tags = instance_tags.clone();
-        lt_tags.remove(tags::NODECLAIM);
-        lt_tags.remove(tags::NAME);
-        let mut options_by_group: BTreeMap<(String, i64), TemplateOptions> = BTreeMap::new();
-        let mut candidates = Vec::new();
-        for c in &picked {
-            let t = c.instance_type;
-            let label = |k: &str| t.label(k).map(str::to_string);
-            let Some(image) = resolved.image_for(&label) else {
-                continue;
-            };
-            let pods = t
-                .capacity
-                .get("pods")
-                .map_or(110, |q| i64::try_from(q.millis() / 1000).unwrap_or(110));
-            let key = (image.id.clone(), pods);
-            if !options_by_group.contains_key(&key) {
-                let b = self.bootstrap(&pool, &class, Some(pods));
-                let data = userdata::render(family, &b).map_err(|e| CloudError::Invalid {
-                    claim: request.claim.clone(),
-                    message: format!("EC2NodeClass {class_name}: {e}"),
-                })?;
-                options_by_group.insert(
-                    key.clone(),
-                    TemplateOptions {
-                        image_id: image.id.clone(),
-                        user_data: base64::engine::general_purpose::STANDARD.encode(data),
-                        instance_profile: resolved.instance_profile.clone().unwrap_or_default(),
-                        security_groups: sgs.clone(),
-                        block_devices: template::block_devices(
-                            family,
-                            class.spec.block_device_mappings.as_deref(),
-                        ),
-                        metadata: template::metadata(class.spec.metadata_options.as_ref()),
-                        detailed_monitoring: class.spec.detailed_monitoring.unwrap_or(false),
-                        associate_public_ip: class.spec.associate_public_ip_address,
-                        tags: lt_tags.clone(),
-                    },
-                );
-            }
-            let Some(subnet) = resolved
-                .subnets
-                .iter()
-                .filter(|s| s.zone == c.offering.zone)
-                .max_by_key(|s| s.available_ips)
-            else {
-                continue;
-            };
-            let Some(opts) = options_by_group.get(&key) else {
-                continue;
-            };
-            candidates.push(Candidate {
-                instance_type: t.name.clone(),
-                zone: c.offering.zone.clone(),
-                subnet_id: subnet.id.clone(),
-                price: c.offering.price,
-                launch_template: opts.name(),
-            });
-        }
-        if candidates.is_empty() {
-            return Err(CloudError::Invalid {
-                claim: request.claim.clone(),
-                message: format!(
-                    "EC2NodeClass {class_name}: no AMI or subnet for any of the claim's instance types"
-                ),
-            });
-        }
-        for opts in options_by_group.values() {
-            let name = self
-                .handle
-                .block_on(launch::ensure_template(&self.clients, opts))
-                .map_err(CloudError::from)?;
-            self.templates.insert(name, now);
-        }
-        let request_body = fleet::request(
-            &capacity_type,
-            candidates,
-            instance_tags,
-            request.claim.clone(),
-        );
-        let outcome = self
-            .handle
-            .block_on(launch::create_fleet(&self.clients, &request_body))
-            .map_err(CloudError::from)?;
-        let iced: Vec<OfferingKey> = outcome
-            .errors
-            .iter()
-            .filter(|(code, ..)| fleet::is_capacity_error(code))
-            .map(|(_, _, ty, zone)| OfferingKey {
-                capacity_type: capacity_type.clone(),
-                instance_type: ty.clone(),
-                zone: zone.clone(),
-            })
-            .collect();
-        if !iced.is_empty() {
-            self.ice.mark(&iced, now);
-            self.view.clear();
-        }
-        let Some((id, ty, zone)) = outcome.launched else {
-            let message = outcome
-                .errors
-                .iter()
-                .map(|(code, msg, ty, zone)| format!("{ty}/{zone}: {code}: {msg}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            if !iced.is_empty() {
-                return Err(CloudError::InsufficientCapacity {
-                    claim: request.claim.clone(),
-                    message,
-                    offerings: iced,
-                });
-            }
-            return Err(CloudError::Other(format!(
-                "CreateFleet launched nothing: {message}"
-            )));
-        };
-        let t = catalog.iter().find(|t| t.name == ty);
-        let o = t.and_then(|t| {
-            t.offerings
-                .iter()
-                .find(|o| o.zone == zone && o.capacity_type == capacity_type)
-        });
-        let image_id = picked
-            .iter()
-            .find(|c| c.instance_type.name == ty)
-            .and_then(|c| {
-                let label = |k: &str| c.instance_type.label(k).map(str::to_string);
-                resolved.image_for(&label).map(|i| i.id.clone())
-            })
-            .unwrap_or_default();
-        let instance = Instance {
-            provider_id: instances::provider_id(&zone, &id),
-            claim: request.claim.clone(),
-            node_pool: request.node_pool.clone(),
-            instance_type: ty.clone(),
-            zone: zone.clone(),
-            capacity_type: capacity_type.clone(),
-            price: o.map_or(0.0, |o| o.price),
-            image_id,
-            launched_at: now,
-            state: InstanceState::Pending,
-            labels: match (t, o) {
-                (Some(t), Some(o)) => karpenter_cloud::ice::node_labels(t, o),
-                _ => BTreeMap::new(),
-            },
-            capacity: t.map(|t| t.capacity.clone()).unwrap_or_default(),
-            allocatable: t.map(InstanceType::allocatable).unwrap_or_default(),
-        };
-        self.created
-            .insert(instance.provider_id.clone(), instance.clone());
-        self.listed.replace(None);
-        Ok(instance)
-    }
-
     fn describe(&self) -> Result<BTreeMap<String, Instance>, CloudError> {
         let filters = vec![
             aws_sdk_ec2::types::Filter::builder()
@@ -641,6 +466,7 @@ impl AwsCloud {
                 .build(),
         ];
         let mut out = BTreeMap::new();
+        let mut networks = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
             let answer = self
@@ -659,6 +485,7 @@ impl AwsCloud {
             for r in answer.reservations() {
                 for i in r.instances() {
                     if let Some(x) = instances::instance(i, &self.catalog) {
+                        networks.insert(x.provider_id.clone(), instances::network(i));
                         out.insert(x.provider_id.clone(), x);
                     }
                 }
@@ -671,6 +498,7 @@ impl AwsCloud {
                 break;
             }
         }
+        self.networks.replace(networks);
         Ok(out)
     }
 
@@ -714,7 +542,17 @@ fn wall() -> Time {
 
 impl CloudProvider for AwsCloud {
     fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
-        self.launch(request, now)
+        self.launch_all(std::slice::from_ref(request), now)
+            .pop()
+            .unwrap_or_else(|| Err(CloudError::Other("launch lost its answer".into())))
+    }
+
+    fn create_all(
+        &mut self,
+        requests: &[LaunchRequest],
+        now: Time,
+    ) -> Vec<Result<Instance, CloudError>> {
+        self.launch_all(requests, now)
     }
 
     fn delete(&mut self, provider_id: &str, _now: Time) -> Result<(), CloudError> {
@@ -791,10 +629,28 @@ impl CloudProvider for AwsCloud {
         let Some(r) = self.classes.get(class).filter(|r| r.ready()) else {
             return Ok(None);
         };
-        if !r.subnets.iter().any(|s| s.zone == instance.zone) {
+        let networks = self.networks.borrow();
+        let Some(net) = networks.get(&instance.provider_id) else {
+            return Ok(None);
+        };
+        if !net.subnet.is_empty() && !r.subnets.iter().any(|s| s.id == net.subnet) {
             return Ok(Some(format!(
-                "SubnetDrift: EC2NodeClass {class} has no subnet in {} any more",
-                instance.zone
+                "SubnetDrift: subnet {} is not among EC2NodeClass {class}'s subnets",
+                net.subnet
+            )));
+        }
+        let want: BTreeSet<&str> = r
+            .security_groups
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let have: BTreeSet<&str> = net.security_groups.iter().map(String::as_str).collect();
+        if !have.is_empty() && want != have {
+            let list = |s: &BTreeSet<&str>| s.iter().copied().collect::<Vec<_>>().join(", ");
+            return Ok(Some(format!(
+                "SecurityGroupDrift: security groups [{}] are not EC2NodeClass {class}'s [{}]",
+                list(&have),
+                list(&want)
             )));
         }
         Ok(None)
@@ -827,19 +683,56 @@ impl CloudProvider for AwsCloud {
                             now,
                         );
                         self.view.clear();
-                        out.push(CloudEvent::SpotInterruption {
+                        out.push(CloudEvent::Interrupted {
                             provider_id: i.provider_id.clone(),
-                            terminates_at: now + 2 * MINUTE,
+                            message_type: "spot_interrupted",
+                            reason: "SpotInterrupted",
+                            message: "Spot interruption warning was triggered",
                         });
                     }
-                    ref k if k.deletes() => out.push(CloudEvent::InstanceTerminated {
-                        provider_id: i.provider_id.clone(),
-                    }),
-                    _ => {}
+                    crate::interruption::Kind::RebalanceRecommendation => {
+                        out.push(CloudEvent::Notice {
+                            provider_id: i.provider_id.clone(),
+                            reason: "SpotRebalanceRecommendation",
+                            message: "Spot rebalance recommendation was triggered",
+                        });
+                    }
+                    ref k => {
+                        let (reason, message) = match k {
+                            crate::interruption::Kind::ScheduledChange => (
+                                "InstanceUnhealthy",
+                                "An unhealthy warning was triggered for the instance",
+                            ),
+                            crate::interruption::Kind::InstanceStopped => {
+                                ("InstanceStopping", "Instance is stopping")
+                            }
+                            _ => ("InstanceTerminating", "Instance is terminating"),
+                        };
+                        if k.deletes() {
+                            out.push(CloudEvent::Interrupted {
+                                provider_id: i.provider_id.clone(),
+                                message_type: k.metric_label(),
+                                reason,
+                                message,
+                            });
+                        }
+                    }
                 }
             }
         }
         out
+    }
+
+    fn counters(&self) -> BTreeMap<String, f64> {
+        self.stats.counters()
+    }
+
+    fn take_observations(&mut self) -> Vec<(String, f64)> {
+        self.stats
+            .take_waits()
+            .into_iter()
+            .map(|s| (queue::QUEUE_DURATION.to_string(), s))
+            .collect()
     }
 
     fn refresh(&mut self, now: Time) {

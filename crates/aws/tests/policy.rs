@@ -116,3 +116,20 @@ fn the_policy_is_tag_scoped_and_fills_in() {
         "arn:aws:sqs:eu-west-1:123456789012:prod"
     );
 }
+
+#[test]
+fn profile_paths_name_their_class_uid() {
+    use karpenter_aws::profile::{path, uid_of};
+    let p = path("us-east-1", "prod", "1234-abcd");
+    assert_eq!(uid_of(&p, "us-east-1", "prod"), Some("1234-abcd"));
+    assert_eq!(uid_of(&p, "us-east-1", "other"), None, "another cluster's");
+    assert_eq!(uid_of(&p, "eu-west-1", "prod"), None, "another region's");
+    assert_eq!(
+        uid_of("/karpenter/us-east-1/prod/", "us-east-1", "prod"),
+        None
+    );
+    assert_eq!(
+        uid_of("/karpenter/us-east-1/prod/a/b/", "us-east-1", "prod"),
+        None
+    );
+}

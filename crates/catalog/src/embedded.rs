@@ -44,6 +44,11 @@ fn gunzip(bytes: &[u8], what: &str) -> Result<Vec<u8>, CatalogError> {
     Ok(out)
 }
 
+/// The embedded on-demand prices (USD/hour by type; the us-east-1 table, see `pricing`).
+pub fn on_demand_prices() -> Result<BTreeMap<String, f64>, CatalogError> {
+    pricing::on_demand(PRICES)
+}
+
 /// Every embedded `DescribeInstanceTypes` entry, by name.
 pub fn instance_type_infos() -> Result<BTreeMap<String, InstanceTypeInfo>, CatalogError> {
     let raw = gunzip(INSTANCE_TYPES, "instance types")?;
