@@ -416,7 +416,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
     let stop = Arc::new(AtomicBool::new(false));
     let kubelet = kubelets(env.client.clone(), aws.clone(), Arc::clone(&stop));
-    start_aws_controller(&mut env, fake.port, &queue_url);
+    let controller = start_aws_controller(&mut env, fake.port, &queue_url);
 
     // the class resolves: three subnets, the security group, the alias's AMI, a profile
     let class = env.wait("the EC2NodeClass to be Ready", 2 * MINUTE, |env| {
@@ -685,6 +685,34 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     env.wait("all 6 pods running again", 4 * MINUTE, |env| {
         all_running(env, "web", 6)
     });
+    // upstream's interruption metrics and events: the message counted by kind and deleted,
+    // its time in the queue observed, the interruption posted on the NodeClaim
+    let port = env.controller(controller).metrics_port;
+    let scraped = env.wait("the interruption metrics", MINUTE, |_| {
+        let m = e2e::http_get(port, "/metrics").unwrap_or_default();
+        let wanted = [
+            "karpenter_interruption_received_messages_total{message_type=\"spot_interrupted\"} 1",
+            "karpenter_interruption_deleted_messages_total 1",
+            "karpenter_interruption_message_queue_duration_seconds_count 1",
+        ];
+        match wanted.iter().find(|w| !m.contains(*w)) {
+            None => Ok(m),
+            Some(w) => Err(format!("no {w}")),
+        }
+    });
+    assert!(!scraped.is_empty());
+    let events: Vec<k8s_openapi::api::events::v1::Event> = env.list();
+    let on_victim: Vec<String> = events
+        .iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(&victim_name))
+        .filter_map(|e| e.reason.clone())
+        .collect();
+    for reason in ["SpotInterrupted", "TerminatingOnInterruption"] {
+        assert!(
+            on_victim.iter().any(|r| r == reason),
+            "{reason} not among {on_victim:?}"
+        );
+    }
 
     // the alias now points at another image: every NodeClaim drifts and is replaced
     post(fake.port, "/_fake/ssm", &alias_parameters(&second_ami));
