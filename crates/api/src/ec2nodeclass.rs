@@ -231,6 +231,20 @@ pub enum AMIFamily {
     Windows2025,
 }
 
+impl EC2NodeClassSpec {
+    /// The AMI family the class boots: `amiFamily`, else the family of its first `alias`
+    /// term; `None` when neither says (AL2023 is what upstream then assumes).
+    pub fn resolved_ami_family(&self) -> Option<AMIFamily> {
+        self.ami_family.or_else(|| {
+            self.ami_selector_terms
+                .iter()
+                .find_map(|t| t.alias.as_deref())
+                .and_then(|a| a.split('@').next())
+                .and_then(AMIFamily::from_alias_family)
+        })
+    }
+}
+
 impl AMIFamily {
     /// The alias family name (`al2023`) of this AMI family, if it has one.
     pub fn alias_family(self) -> Option<&'static str> {

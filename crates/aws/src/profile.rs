@@ -117,14 +117,23 @@ pub async fn ensure(
 /// Delete the profile Karpenter made for a class (its roles first); gone is fine.
 pub async fn delete(clients: &Clients, cluster: &str, class: &str) -> Result<(), AwsError> {
     let name = name(cluster, &clients.region, class);
-    let Some(profile) = get(clients, &name).await? else {
-        return Ok(());
-    };
+    match get(clients, &name).await? {
+        Some(profile) => remove(clients, &profile).await.map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// Take the roles out of `profile` and delete it; `false` when it was gone already.
+async fn remove(
+    clients: &Clients,
+    profile: &aws_sdk_iam::types::InstanceProfile,
+) -> Result<bool, AwsError> {
+    let name = profile.instance_profile_name();
     for r in profile.roles() {
         clients
             .iam
             .remove_role_from_instance_profile()
-            .instance_profile_name(&name)
+            .instance_profile_name(name)
             .role_name(r.role_name())
             .send()
             .await
@@ -133,14 +142,14 @@ pub async fn delete(clients: &Clients, cluster: &str, class: &str) -> Result<(),
     match clients
         .iam
         .delete_instance_profile()
-        .instance_profile_name(&name)
+        .instance_profile_name(name)
         .send()
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) => {
             let e = AwsError::sdk("DeleteInstanceProfile", e);
-            if e.is_not_found() { Ok(()) } else { Err(e) }
+            if e.is_not_found() { Ok(false) } else { Err(e) }
         }
     }
 }
@@ -194,31 +203,8 @@ pub async fn collect_garbage(
     }
     let mut deleted = Vec::new();
     for p in orphans {
-        let name = p.instance_profile_name();
-        for r in p.roles() {
-            clients
-                .iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(name)
-                .role_name(r.role_name())
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("RemoveRoleFromInstanceProfile", e))?;
-        }
-        match clients
-            .iam
-            .delete_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-        {
-            Ok(_) => deleted.push(name.to_string()),
-            Err(e) => {
-                let e = AwsError::sdk("DeleteInstanceProfile", e);
-                if !e.is_not_found() {
-                    return Err(e);
-                }
-            }
+        if remove(clients, &p).await? {
+            deleted.push(p.instance_profile_name().to_string());
         }
     }
     Ok(deleted)

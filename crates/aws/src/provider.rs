@@ -14,6 +14,7 @@ use karpenter_cloud::ice::{IceCache, IcedView};
 use karpenter_cloud::{
     CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest, OfferingKey,
 };
+use karpenter_controllers::{Clock, SystemClock};
 use karpenter_kube::cache::Cache;
 use karpenter_kube::log;
 use karpenter_model::time::{HOUR, MINUTE, SECOND, Time};
@@ -534,12 +535,6 @@ async fn kube_dns(client: &kube::Client) -> Option<String> {
         .filter(|ip| !ip.is_empty() && ip != "None")
 }
 
-fn wall() -> Time {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
-
 impl CloudProvider for AwsCloud {
     fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
         self.launch_all(std::slice::from_ref(request), now)
@@ -598,7 +593,7 @@ impl CloudProvider for AwsCloud {
     }
 
     fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
-        if let Some(i) = self.listed(wall()).get(provider_id) {
+        if let Some(i) = self.listed(SystemClock.now()).get(provider_id) {
             return Ok(i.clone());
         }
         self.created
@@ -610,7 +605,7 @@ impl CloudProvider for AwsCloud {
     }
 
     fn list(&self) -> Vec<Instance> {
-        let mut out = self.listed(wall());
+        let mut out = self.listed(SystemClock.now());
         for (id, i) in &self.created {
             out.entry(id.clone()).or_insert_with(|| i.clone());
         }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
+use karpenter_controllers::{Clock, SystemClock};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::clients::Clients;
@@ -83,12 +84,6 @@ pub async fn start(
     Ok(rx)
 }
 
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-}
-
 async fn poll(clients: Clients, url: String, tx: UnboundedSender<Received>, stats: Stats) {
     loop {
         let answer = clients
@@ -118,7 +113,7 @@ async fn poll(clients: Clients, url: String, tx: UnboundedSender<Received>, stat
                 .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
                 .and_then(|t| t.parse::<i64>().ok());
             if let Some(sent) = sent {
-                let waited = (wall_ms() - sent).max(0) as f64 / 1000.0;
+                let waited = (SystemClock.now() - sent).max(0) as f64 / 1000.0;
                 stats.lock().waits.push(waited);
             }
             match interruption::parse(m.body().unwrap_or_default()) {

@@ -7,41 +7,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use common::{Machine, launched_node};
-use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
+use common::{FakeCloud, Machine, launched_node};
+use karpenter_cloud::CloudEvent;
 use karpenter_controllers::{ClusterState, Recorder, interruption};
-use karpenter_model::InstanceType;
-use karpenter_model::time::Time;
-
-struct Queue(Vec<CloudEvent>);
-
-impl CloudProvider for Queue {
-    fn create(&mut self, _: &LaunchRequest, _: Time) -> Result<Instance, CloudError> {
-        Err(CloudError::Other("not used".into()))
-    }
-    fn delete(&mut self, _: &str, _: Time) -> Result<(), CloudError> {
-        Ok(())
-    }
-    fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
-        Err(CloudError::NotFound {
-            provider_id: provider_id.to_string(),
-        })
-    }
-    fn list(&self) -> Vec<Instance> {
-        Vec::new()
-    }
-    fn instance_types(&self, _: Time) -> Arc<Vec<InstanceType>> {
-        Arc::new(Vec::new())
-    }
-    fn is_drifted(&self, _: &Instance) -> Result<Option<String>, CloudError> {
-        Ok(None)
-    }
-    fn poll_events(&mut self, _: Time) -> Vec<CloudEvent> {
-        std::mem::take(&mut self.0)
-    }
-}
 
 fn machine() -> Machine<'static> {
     Machine {
@@ -66,25 +35,28 @@ fn interrupted_drains_and_deletes_notice_only_posts_events() {
     let mut s = ClusterState::default();
     launched_node(&mut s, "a", machine());
     launched_node(&mut s, "b", machine());
-    let mut cloud = Queue(vec![
-        CloudEvent::Notice {
-            provider_id: "aws:///us-east-1a/i-b".into(),
-            reason: "SpotRebalanceRecommendation",
-            message: "Spot rebalance recommendation was triggered",
-        },
-        CloudEvent::Interrupted {
-            provider_id: "aws:///us-east-1a/i-a".into(),
-            message_type: "instance_stopped",
-            reason: "InstanceStopping",
-            message: "Instance is stopping",
-        },
-        CloudEvent::Interrupted {
-            provider_id: "aws:///us-east-1a/i-unknown".into(),
-            message_type: "scheduled_change",
-            reason: "InstanceUnhealthy",
-            message: "An unhealthy warning was triggered for the instance",
-        },
-    ]);
+    let mut cloud = FakeCloud {
+        events: vec![
+            CloudEvent::Notice {
+                provider_id: "aws:///us-east-1a/i-b".into(),
+                reason: "SpotRebalanceRecommendation",
+                message: "Spot rebalance recommendation was triggered",
+            },
+            CloudEvent::Interrupted {
+                provider_id: "aws:///us-east-1a/i-a".into(),
+                message_type: "instance_stopped",
+                reason: "InstanceStopping",
+                message: "Instance is stopping",
+            },
+            CloudEvent::Interrupted {
+                provider_id: "aws:///us-east-1a/i-unknown".into(),
+                message_type: "scheduled_change",
+                reason: "InstanceUnhealthy",
+                message: "An unhealthy warning was triggered for the instance",
+            },
+        ],
+        ..FakeCloud::default()
+    };
     let mut rec = Recorder::default();
     interruption::handle(&mut s, &mut cloud, 10, &mut rec);
 

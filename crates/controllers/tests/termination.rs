@@ -6,52 +6,12 @@
 
 mod common;
 
-use common::{Machine, bound_pod, launched_node};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use common::{FakeCloud, Machine, bound_pod, launched_node};
+use std::collections::BTreeMap;
 
-use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
 use karpenter_controllers::termination::{delete_claim, drain, eviction_blocker, terminate};
 use karpenter_controllers::{ClusterState, IntOrPercent, Pdb, Recorder};
-use karpenter_model::time::Time;
-use karpenter_model::{InstanceType, LabelSelector};
-
-#[derive(Default)]
-struct FakeCloud {
-    deleted: BTreeSet<String>,
-}
-
-impl CloudProvider for FakeCloud {
-    fn create(&mut self, _: &LaunchRequest, _: Time) -> Result<Instance, CloudError> {
-        Err(CloudError::Other("not used".into()))
-    }
-    fn delete(&mut self, provider_id: &str, _: Time) -> Result<(), CloudError> {
-        if self.deleted.insert(provider_id.to_string()) {
-            Ok(())
-        } else {
-            Err(CloudError::NotFound {
-                provider_id: provider_id.to_string(),
-            })
-        }
-    }
-    fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
-        Err(CloudError::NotFound {
-            provider_id: provider_id.to_string(),
-        })
-    }
-    fn list(&self) -> Vec<Instance> {
-        Vec::new()
-    }
-    fn instance_types(&self, _: Time) -> Arc<Vec<InstanceType>> {
-        Arc::new(Vec::new())
-    }
-    fn is_drifted(&self, _: &Instance) -> Result<Option<String>, CloudError> {
-        Ok(None)
-    }
-    fn poll_events(&mut self, _: Time) -> Vec<CloudEvent> {
-        Vec::new()
-    }
-}
+use karpenter_model::LabelSelector;
 
 fn node(state: &mut ClusterState, name: &str) {
     let m = Machine {

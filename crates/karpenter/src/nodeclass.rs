@@ -40,14 +40,7 @@ pub fn load(path: &Path) -> anyhow::Result<EC2NodeClass> {
 /// The translation settings an EC2NodeClass implies.
 pub fn settings(class: &EC2NodeClass) -> anyhow::Result<AwsSettings> {
     let spec = &class.spec;
-    let family = spec.ami_family.or_else(|| {
-        spec.ami_selector_terms
-            .iter()
-            .find_map(|t| t.alias.as_deref())
-            .and_then(|a| a.split('@').next())
-            .and_then(AMIFamily::from_alias_family)
-    });
-    let ami_family = match family {
+    let ami_family = match spec.resolved_ami_family() {
         Some(AMIFamily::AL2) => AmiFamily::AL2,
         Some(AMIFamily::AL2023) | None => AmiFamily::AL2023,
         Some(AMIFamily::Bottlerocket) => AmiFamily::Bottlerocket,

@@ -44,23 +44,6 @@ pub(super) struct Prepared {
     catalog: Arc<Vec<InstanceType>>,
 }
 
-/// The AMI family a class boots (its `amiFamily`, else its alias's, else AL2023).
-fn family(class: &karpenter_api::EC2NodeClass) -> AMIFamily {
-    class
-        .spec
-        .ami_family
-        .or_else(|| {
-            class
-                .spec
-                .ami_selector_terms
-                .iter()
-                .find_map(|t| t.alias.as_deref())
-                .and_then(|a| crate::ssm::parse_alias(a).ok())
-                .map(|(f, _)| f)
-        })
-        .unwrap_or(AMIFamily::AL2023)
-}
-
 /// Is this the error of a launch template EC2 does not have?
 fn template_missing(code: &str) -> bool {
     code.contains("InvalidLaunchTemplateName") || code.contains("InvalidLaunchTemplateId")
@@ -95,7 +78,10 @@ impl AwsCloud {
             let m: Vec<String> = resolved.problems.values().cloned().collect();
             return Err(not_ready(m.join("; ")));
         }
-        let family = family(&class);
+        let family = class
+            .spec
+            .resolved_ami_family()
+            .unwrap_or(AMIFamily::AL2023);
         let catalog = self.instance_types(now);
         let zones: BTreeSet<&str> = resolved.subnets.iter().map(|s| s.zone.as_str()).collect();
         let picked = choices(request, &catalog, &|_, o| zones.contains(o.zone.as_str()))?;

@@ -1,10 +1,15 @@
 //! Cluster-state builders the controller tests share: a launched, registered and
-//! initialized NodeClaim with its Node, and pods bound to it.
+//! initialized NodeClaim with its Node, pods bound to it, and an in-memory cloud that
+//! records deletes and hands out queued events.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
+use karpenter_model::InstanceType;
+use karpenter_model::time::Time;
 
 use karpenter_controllers::{ClaimState, ClusterState, Launched, NodeState, PodState};
 use karpenter_model::{Requirements, Resources};
@@ -103,4 +108,46 @@ pub fn bound_pod(
     });
     state.bind(&id, on, 0);
     id
+}
+
+/// A cloud that launches nothing, answers `NotFound` to a second delete of an instance, and
+/// hands out `events` once.
+#[derive(Default)]
+pub struct FakeCloud {
+    /// Provider ids deleted so far.
+    pub deleted: BTreeSet<String>,
+    /// Events the next `poll_events` returns.
+    pub events: Vec<CloudEvent>,
+}
+
+impl CloudProvider for FakeCloud {
+    fn create(&mut self, _: &LaunchRequest, _: Time) -> Result<Instance, CloudError> {
+        Err(CloudError::Other("not used".into()))
+    }
+    fn delete(&mut self, provider_id: &str, _: Time) -> Result<(), CloudError> {
+        if self.deleted.insert(provider_id.to_string()) {
+            Ok(())
+        } else {
+            Err(CloudError::NotFound {
+                provider_id: provider_id.to_string(),
+            })
+        }
+    }
+    fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
+        Err(CloudError::NotFound {
+            provider_id: provider_id.to_string(),
+        })
+    }
+    fn list(&self) -> Vec<Instance> {
+        Vec::new()
+    }
+    fn instance_types(&self, _: Time) -> Arc<Vec<InstanceType>> {
+        Arc::new(Vec::new())
+    }
+    fn is_drifted(&self, _: &Instance) -> Result<Option<String>, CloudError> {
+        Ok(None)
+    }
+    fn poll_events(&mut self, _: Time) -> Vec<CloudEvent> {
+        std::mem::take(&mut self.events)
+    }
 }
