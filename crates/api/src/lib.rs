@@ -14,6 +14,7 @@ pub mod nodeclaim;
 pub mod nodepool;
 pub mod patterns;
 mod schema_patch;
+pub mod shape;
 pub mod snapshot;
 pub mod validate;
 

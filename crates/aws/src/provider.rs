@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use karpenter_api::{EC2NodeClass, NodePool};
 use karpenter_catalog::aws::{AwsSettings, InstanceTypeInfo};
-use karpenter_cloud::ice::{IceCache, IcedView};
+use karpenter_cloud::ice::IceCache;
 use karpenter_cloud::{
     CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest, OfferingKey,
 };
@@ -28,6 +28,7 @@ use crate::userdata::Bootstrap;
 use crate::{classstatus, instances, profile, queue, tags};
 
 mod launching;
+mod shapes;
 
 /// How often instance types and prices are read again.
 pub const TYPES_REFRESH: Time = 12 * HOUR;
@@ -51,12 +52,12 @@ pub struct AwsCloud {
     zones_by_type: BTreeMap<String, BTreeSet<String>>,
     prices: Prices,
     types_at: Time,
-    catalog: Arc<Vec<InstanceType>>,
+    /// The translated catalogs, base and per EC2NodeClass shaping.
+    shapes: shapes::Shapes,
     classes: BTreeMap<String, Resolved>,
     classes_key: String,
     classes_at: Time,
     ice: IceCache,
-    view: IcedView,
     templates: BTreeMap<String, Time>,
     listed: RefCell<Option<(Time, BTreeMap<String, Instance>)>>,
     /// Subnet and security groups by provider id, from the last DescribeInstances.
@@ -121,12 +122,11 @@ impl AwsCloud {
             zones_by_type: BTreeMap::new(),
             prices: Prices::default(),
             types_at: 0,
-            catalog: Arc::new(Vec::new()),
+            shapes: shapes::Shapes::default(),
             classes: BTreeMap::new(),
             classes_key: String::new(),
             classes_at: 0,
             ice: IceCache::default(),
-            view: IcedView::default(),
             templates: BTreeMap::new(),
             listed: RefCell::new(None),
             networks: RefCell::new(BTreeMap::new()),
@@ -175,6 +175,22 @@ impl AwsCloud {
     }
 
     fn rebuild_catalog(&mut self) {
+        let raw = self.translate(&self.base_settings());
+        self.shapes.set_base(raw);
+    }
+
+    /// The controller's translation settings (`RESERVED_ENIS`, `VM_MEMORY_OVERHEAD_PERCENT`).
+    fn base_settings(&self) -> AwsSettings {
+        AwsSettings {
+            reserved_enis: self.options.reserved_enis,
+            vm_memory_overhead_percent: self.options.vm_memory_overhead_percent,
+            ..AwsSettings::default()
+        }
+    }
+
+    /// The instance types translated with `settings`; offerings are available in zones
+    /// with a subnet of some EC2NodeClass.
+    fn translate(&self, settings: &AwsSettings) -> Vec<InstanceType> {
         let usable: BTreeSet<String> = self
             .classes
             .values()
@@ -186,21 +202,32 @@ impl AwsCloud {
             .flat_map(|r| r.subnets.iter())
             .filter_map(|s| Some((s.zone.clone(), s.zone_id.clone()?)))
             .collect();
-        let settings = AwsSettings {
-            reserved_enis: self.options.reserved_enis,
-            vm_memory_overhead_percent: self.options.vm_memory_overhead_percent,
-            ..AwsSettings::default()
-        };
-        self.catalog = Arc::new(catalog::build(
+        catalog::build(
             &self.clients.region,
             &self.infos,
             &self.zones_by_type,
             &zone_ids,
             &self.prices,
             &usable,
-            &settings,
-        ));
-        self.view.clear();
+            settings,
+        )
+    }
+
+    /// The settings `node_pool`'s EC2NodeClass translates with, when it differs from the
+    /// controller's (`None`: the base catalog applies).
+    fn pool_settings(&self, node_pool: &str) -> Option<AwsSettings> {
+        let pool = self.pool(node_pool)?;
+        let class_name = &pool.spec.template.spec.node_class_ref.name;
+        let class = self.cache.lock().nodeclasses.get(class_name).cloned()?;
+        let base = self.base_settings();
+        match karpenter_api::shape::class_settings(&class, &base) {
+            Ok(s) if s != base => Some(s),
+            Ok(_) => None,
+            Err(e) => {
+                log::warn(&format!("EC2NodeClass/{class_name}"), &e.to_string());
+                None
+            }
+        }
     }
 
     fn hydrate_templates(&mut self, now: Time) {
@@ -485,7 +512,7 @@ impl AwsCloud {
                 })?;
             for r in answer.reservations() {
                 for i in r.instances() {
-                    if let Some(x) = instances::instance(i, &self.catalog) {
+                    if let Some(x) = instances::instance(i, self.shapes.base_raw()) {
                         networks.insert(x.provider_id.clone(), instances::network(i));
                         out.insert(x.provider_id.clone(), x);
                     }
@@ -613,7 +640,16 @@ impl CloudProvider for AwsCloud {
     }
 
     fn instance_types(&self, now: Time) -> Arc<Vec<InstanceType>> {
-        self.view.get(&self.ice, &self.catalog, now)
+        self.shapes.base(&self.ice, now)
+    }
+
+    fn instance_types_for(&self, node_pool: &str, now: Time) -> Arc<Vec<InstanceType>> {
+        match self.pool_settings(node_pool) {
+            Some(s) => self
+                .shapes
+                .shaped(&s, &self.ice, now, |s| self.translate(s)),
+            None => self.instance_types(now),
+        }
     }
 
     fn is_drifted(&self, instance: &Instance) -> Result<Option<String>, CloudError> {
@@ -677,7 +713,7 @@ impl CloudProvider for AwsCloud {
                             }],
                             now,
                         );
-                        self.view.clear();
+                        self.shapes.clear_views();
                         out.push(CloudEvent::Interrupted {
                             provider_id: i.provider_id.clone(),
                             message_type: "spot_interrupted",

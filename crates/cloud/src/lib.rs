@@ -191,6 +191,15 @@ pub trait CloudProvider {
     /// The instance types with offerings' availability as of `now` (capacity errors
     /// mark offerings unavailable for a while).
     fn instance_types(&self, now: Time) -> Arc<Vec<InstanceType>>;
+    /// The instance types as `node_pool`'s NodeClass shapes them (upstream's
+    /// `GetInstanceTypes(nodePool)`: kubelet settings, storage and image family change
+    /// capacity and allocatable). Pools that share a shaping must get the same `Arc`: the
+    /// controllers tell catalogs apart by pointer, and a pool whose catalog is the one
+    /// [`CloudProvider::instance_types`] returns (the default for every pool) uses it as is.
+    fn instance_types_for(&self, node_pool: &str, now: Time) -> Arc<Vec<InstanceType>> {
+        let _ = node_pool;
+        self.instance_types(now)
+    }
     /// Has the instance drifted from what its NodeClass now resolves (image, network)?
     /// The reason when it has.
     fn is_drifted(&self, instance: &Instance) -> Result<Option<String>, CloudError>;

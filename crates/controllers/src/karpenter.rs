@@ -3,7 +3,6 @@
 //! the cloud port; time comes in as `now` (virtual in the simulator, a wall clock in the
 //! controller). Each pass says when it next needs to run.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use karpenter_cloud::CloudProvider;
@@ -11,6 +10,7 @@ use karpenter_model::InstanceType;
 use karpenter_model::time::{SECOND, Time};
 
 use crate::batcher::{BATCH_IDLE, BATCH_MAX, Batcher};
+use crate::catalog::{Catalog, CatalogCache};
 use crate::disruption::Disruption;
 use crate::events::Recorder;
 use crate::input::Setup;
@@ -50,9 +50,6 @@ pub struct ProvisioningStats {
     pub last_unschedulable: usize,
 }
 
-/// A shared instance-type catalog.
-type Catalog = Arc<Vec<InstanceType>>;
-
 /// The controller.
 #[derive(Debug, Clone)]
 pub struct Karpenter {
@@ -67,10 +64,8 @@ pub struct Karpenter {
     batcher: Batcher,
     namer: Namer,
     disruption: Disruption,
-    /// Names of the catalog types some NodePool can use (computed on first use).
-    usable: Option<BTreeSet<String>>,
-    /// The last catalog the cloud returned, and its usable part.
-    filtered: Option<(Catalog, Catalog)>,
+    /// The catalog solves use.
+    catalog: CatalogCache,
     /// Cluster generation and catalog of the last solve that created nothing.
     settled: Option<(u64, Arc<Vec<InstanceType>>)>,
     /// The static half of provisioning solves.
@@ -88,8 +83,7 @@ impl Karpenter {
             batcher: Batcher::new(settings.batch_idle, settings.batch_max),
             namer: Namer::default(),
             disruption: Disruption::default(),
-            usable: None,
-            filtered: None,
+            catalog: CatalogCache::default(),
             settled: None,
             prepared: None,
         }
@@ -99,8 +93,7 @@ impl Karpenter {
     /// (usable types, the prepared solve, the settled mark) are dropped.
     pub fn set_setup(&mut self, setup: Setup) {
         self.setup = setup;
-        self.usable = None;
-        self.filtered = None;
+        self.catalog.clear();
         self.settled = None;
         self.prepared = None;
     }
@@ -186,34 +179,9 @@ impl Karpenter {
         }
     }
 
-    /// The cloud's catalog, restricted to types at least one NodePool allows (cached while
-    /// the cloud returns the same catalog).
-    fn catalog<C: CloudProvider>(&mut self, cloud: &C, now: Time) -> Arc<Vec<InstanceType>> {
-        let all = cloud.instance_types(now);
-        if let Some((source, filtered)) = &self.filtered
-            && Arc::ptr_eq(source, &all)
-        {
-            return Arc::clone(filtered);
-        }
-        let pools = &self.setup.pools;
-        let usable = self.usable.get_or_insert_with(|| {
-            all.iter()
-                .filter(|t| {
-                    pools
-                        .iter()
-                        .any(|p| t.satisfies(&p.requirements.to_requirements()))
-                })
-                .map(|t| t.name.clone())
-                .collect()
-        });
-        let filtered: Arc<Vec<InstanceType>> = Arc::new(
-            all.iter()
-                .filter(|t| usable.contains(&t.name))
-                .cloned()
-                .collect(),
-        );
-        self.filtered = Some((all, Arc::clone(&filtered)));
-        filtered
+    /// The catalog for this pass ([`CatalogCache::get`]).
+    fn catalog<C: CloudProvider>(&mut self, cloud: &C, now: Time) -> Catalog {
+        self.catalog.get(&mut self.setup, cloud, now)
     }
 
     fn next_wake(&self, state: &ClusterState, now: Time, pending: bool) -> Option<Time> {

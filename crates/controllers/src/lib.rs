@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod batcher;
+pub mod catalog;
 pub mod disruption;
 pub mod events;
 pub mod gc;

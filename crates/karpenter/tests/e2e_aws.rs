@@ -651,6 +651,96 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     env.delete::<NodePool>("scarce");
     post(fake.port, "/_fake/ice", r#"{"types": []}"#);
 
+    // a class with kubelet maxPods: 4 shapes its pool's instance types: claims are sized
+    // for four pods each and say so in capacity and allocatable, the default pool unchanged
+    env.create::<EC2NodeClass>(
+        &NODECLASS
+            .replace("metadata: {name: default}", "metadata: {name: dense}")
+            .replace(
+                "  tags: {team: platform}",
+                "  tags: {team: platform}\n  kubelet: {maxPods: 4}",
+            ),
+    );
+    env.create::<NodePool>(
+        &NODEPOOL
+            .replace("metadata: {name: default}", "metadata: {name: dense}")
+            .replace(
+                "kind: EC2NodeClass, name: default",
+                "kind: EC2NodeClass, name: dense",
+            ),
+    );
+    env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: dense}");
+    env.create::<Deployment>(&deployment("dense", "tiny", 6, "100m", "64Mi").replace(
+        "containers:",
+        "nodeSelector: {karpenter.sh/nodepool: dense}\n      containers:",
+    ));
+    env.wait("the six dense pods running", 4 * MINUTE, |env| {
+        all_running(env, "dense", 6)
+    });
+    let dense: Vec<NodeClaim> = env
+        .nodeclaims()
+        .into_iter()
+        .filter(|c| {
+            c.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("karpenter.sh/nodepool"))
+                .map(String::as_str)
+                == Some("dense")
+        })
+        .collect();
+    assert!(
+        dense.len() >= 2,
+        "{} NodeClaims for six pods at four per node",
+        dense.len()
+    );
+    for c in &dense {
+        let status = c.status.clone().unwrap_or_default();
+        for (what, list) in [
+            ("capacity", &status.capacity),
+            ("allocatable", &status.allocatable),
+        ] {
+            let pods = list
+                .as_ref()
+                .and_then(|l| l.get("pods"))
+                .map(|q| q.0.clone());
+            assert_eq!(pods.as_deref(), Some("4"), "{:?} {what}", c.metadata.name);
+        }
+    }
+    for c in env
+        .nodeclaims()
+        .iter()
+        .filter(|c| !dense.iter().any(|d| d.metadata.name == c.metadata.name))
+    {
+        let pods = c
+            .status
+            .as_ref()
+            .and_then(|s| s.capacity.as_ref())
+            .and_then(|l| l.get("pods"))
+            .map(|q| q.0.clone());
+        assert_ne!(
+            pods.as_deref(),
+            Some("4"),
+            "{:?} of the default pool",
+            c.metadata.name
+        );
+    }
+    env.scale("dense", "tiny", 0);
+    env.delete::<NodePool>("dense");
+    env.wait("the dense NodeClaims gone", 4 * MINUTE, |env| {
+        let left = env
+            .nodeclaims()
+            .iter()
+            .filter(|c| dense.iter().any(|d| d.metadata.name == c.metadata.name))
+            .count();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} left"))
+        }
+    });
+    env.delete::<EC2NodeClass>("dense");
+
     // a spot interruption warning for one instance: its NodeClaim goes, a new one comes
     let victim = claims[0].clone();
     let victim_name = victim.metadata.name.clone().unwrap_or_default();

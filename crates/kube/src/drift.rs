@@ -86,6 +86,9 @@ impl<C: CloudProvider> CloudProvider for WithDrift<'_, C> {
     fn instance_types(&self, now: Time) -> Arc<Vec<InstanceType>> {
         self.inner.instance_types(now)
     }
+    fn instance_types_for(&self, node_pool: &str, now: Time) -> Arc<Vec<InstanceType>> {
+        self.inner.instance_types_for(node_pool, now)
+    }
     fn is_drifted(&self, instance: &Instance) -> Result<Option<String>, CloudError> {
         match self.drifted.get(&instance.provider_id) {
             Some(reason) => Ok(Some(reason.clone())),

@@ -21,6 +21,7 @@ mod solve;
 mod taints;
 mod topology;
 mod types;
+mod variants;
 
 pub use bound::min_cover_cost;
 pub use finish::MAX_INSTANCE_TYPES;
@@ -32,6 +33,7 @@ pub use nodes::{daemonset_overhead, node_requirements};
 pub use plan::{ClaimPlan, NodePlan, Plan, Unschedulable};
 pub use prepared::Prepared;
 pub use solve::solve;
+pub use variants::per_pool_catalog;
 
 use karpenter_model::wellknown::{aws_labels, labels};
 

@@ -82,7 +82,7 @@ impl AwsCloud {
             .spec
             .resolved_ami_family()
             .unwrap_or(AMIFamily::AL2023);
-        let catalog = self.instance_types(now);
+        let catalog = self.instance_types_for(&request.node_pool, now);
         let zones: BTreeSet<&str> = resolved.subnets.iter().map(|s| s.zone.as_str()).collect();
         let picked = choices(request, &catalog, &|_, o| zones.contains(o.zone.as_str()))?;
         let capacity_type = picked
@@ -293,7 +293,7 @@ impl AwsCloud {
             .collect();
         if !iced.is_empty() {
             self.ice.mark(&iced, now);
-            self.view.clear();
+            self.shapes.clear_views();
         }
         let Some((id, ty, zone)) = outcome.launched else {
             let message = outcome
