@@ -9,6 +9,10 @@ front of it for what moto does not do.
   price table (crates/catalog/data/on-demand-prices.json, us-east-1) for every type.
 - Capacity errors: `POST /_fake/ice` with {"types": ["m5.large", ...]} makes CreateFleet
   answer InsufficientInstanceCapacity for overrides of those types (moto never fails).
+- Capacity reservations: moto has no DescribeCapacityReservations; it is answered from
+  the list the test sets through `POST /_fake/reservations` ([{"id", "instanceType",
+  "zone", "available", "ownerId"?, "matchCriteria"?, "type"?}, ...]), filtered by
+  `capacity-reservation-id` and `state` as EC2 filters them.
 
 Everything else goes to moto unchanged. Usage: aws-fake.py PORT
 """
@@ -26,7 +30,7 @@ PRICES = json.load(open(os.path.join(ROOT, "crates/catalog/data/on-demand-prices
     "onDemand"
 ]["us-east-1"]
 
-state = {"ssm": {}, "ice": set(), "lock": threading.Lock()}
+state = {"ssm": {}, "ice": set(), "reservations": [], "lock": threading.Lock()}
 
 
 def respond(start, status, body, content_type="application/x-amz-json-1.1"):
@@ -87,6 +91,58 @@ def fleet_ice_answer(form):
     )
 
 
+def form_filters(form):
+    """The EC2 query filters of a request: name -> values."""
+    out = {}
+    i = 1
+    while "Filter.%d.Name" % i in form:
+        values = []
+        j = 1
+        while "Filter.%d.Value.%d" % (i, j) in form:
+            values.append(form["Filter.%d.Value.%d" % (i, j)])
+            j += 1
+        out[form["Filter.%d.Name" % i]] = values
+        i += 1
+    return out
+
+
+def reservations_answer(form):
+    filters = form_filters(form)
+    ids = filters.get("capacity-reservation-id")
+    states = filters.get("state")
+    with state["lock"]:
+        chosen = [
+            r
+            for r in state["reservations"]
+            if (ids is None or r["id"] in ids) and (states is None or "active" in states)
+        ]
+    items = "".join(
+        "<item><capacityReservationId>%s</capacityReservationId><ownerId>%s</ownerId>"
+        "<instanceType>%s</instanceType><availabilityZone>%s</availabilityZone>"
+        "<availableInstanceCount>%d</availableInstanceCount>"
+        "<totalInstanceCount>%d</totalInstanceCount><state>active</state>"
+        "<instanceMatchCriteria>%s</instanceMatchCriteria>"
+        "<reservationType>%s</reservationType></item>"
+        % (
+            r["id"],
+            r.get("ownerId", "123456789012"),
+            r["instanceType"],
+            r["zone"],
+            r["available"],
+            r["available"],
+            r.get("matchCriteria", "targeted"),
+            r.get("type", "default"),
+        )
+        for r in chosen
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><DescribeCapacityReservationsResponse '
+        'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>fake</requestId>'
+        "<capacityReservationSet>%s</capacityReservationSet>"
+        "</DescribeCapacityReservationsResponse>" % items
+    )
+
+
 class Fakes:
     def __init__(self, app):
         self.app = app
@@ -108,6 +164,13 @@ class Fakes:
             with state["lock"]:
                 state["ice"] = set(json.loads(body or b"{}").get("types", []))
             return respond(start, "200 OK", "{}", "application/json")
+        if path == "/_fake/reservations":
+            with state["lock"]:
+                state["reservations"] = json.loads(body or b"[]")
+            return respond(start, "200 OK", "{}", "application/json")
+        if environ.get("REQUEST_METHOD") == "POST" and b"Action=DescribeCapacityReservations" in body:
+            form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+            return respond(start, "200 OK", reservations_answer(form), "text/xml")
         if target == "AmazonSSM.GetParameter":
             name = json.loads(body or b"{}").get("Name", "")
             if name.startswith("/aws/service/") and not name.startswith(

@@ -1,7 +1,8 @@
 //! Writing what an EC2NodeClass resolved to: `status.subnets`, `securityGroups`, `amis`,
-//! `instanceProfile` and the conditions (SubnetsReady, SecurityGroupsReady, AMIsReady,
-//! InstanceProfileReady, Ready), the `karpenter.k8s.aws/ec2nodeclass-hash` annotations and
-//! the `karpenter.k8s.aws/termination` finalizer. Only what changed is sent.
+//! `instanceProfile`, `capacityReservations` and the conditions (SubnetsReady,
+//! SecurityGroupsReady, AMIsReady, InstanceProfileReady, CapacityReservationsReady, Ready),
+//! the `karpenter.k8s.aws/ec2nodeclass-hash` annotations and the
+//! `karpenter.k8s.aws/termination` finalizer. Only what changed is sent.
 
 use karpenter_api::EC2NodeClass;
 use karpenter_api::common::Condition;
@@ -19,11 +20,12 @@ use crate::nodeclass::Resolved;
 pub const FINALIZER: &str = "karpenter.k8s.aws/termination";
 
 /// The condition types, Ready last.
-pub const CONDITIONS: [&str; 4] = [
+pub const CONDITIONS: [&str; 5] = [
     "SubnetsReady",
     "SecurityGroupsReady",
     "AMIsReady",
     "InstanceProfileReady",
+    "CapacityReservationsReady",
 ];
 
 /// The class's hash: its spec without the selector terms (which drift on their own, through
@@ -114,6 +116,19 @@ pub fn status(class: &EC2NodeClass, r: &Resolved, now: Time) -> Value {
             v
         }).collect::<Vec<_>>(),
         "instanceProfile": r.instance_profile,
+        "capacityReservations": r.reservations.iter().map(|c| {
+            let mut v = json!({
+                "id": c.id,
+                "availabilityZone": c.zone,
+                "instanceType": c.instance_type,
+                "ownerID": c.owner_id,
+                "instanceMatchCriteria": c.match_criteria,
+                "reservationType": c.reservation_type,
+                "state": "active",
+            });
+            if let Some(end) = &c.end_time { v["endTime"] = json!(end); }
+            v
+        }).collect::<Vec<_>>(),
         "conditions": conditions(class, r, now),
     })
 }

@@ -73,16 +73,36 @@ pub fn instance(i: &Ec2Instance, catalog: &[InstanceType]) -> Option<Instance> {
         .instance_type()
         .map(|t| t.as_str().to_string())
         .unwrap_or_default();
-    let capacity_type = match i.instance_lifecycle().map(|l| l.as_str()) {
-        Some("spot") => "spot",
+    let reservation = i.capacity_reservation_id().filter(|r| !r.is_empty());
+    let capacity_type = match (i.instance_lifecycle().map(|l| l.as_str()), reservation) {
+        (Some("spot"), _) => "spot",
+        (_, Some(_)) => "reserved",
         _ => "on-demand",
     };
     let t = catalog.iter().find(|t| t.name == instance_type);
-    let o = t.and_then(|t| {
-        t.offerings
-            .iter()
-            .find(|o| o.zone == zone && o.capacity_type == capacity_type)
-    });
+    // a reserved instance is priced and labelled from its type's on-demand offering, the
+    // reservation's id added (the base catalog has no reserved offerings)
+    let looked_up = if reservation.is_some() {
+        "on-demand"
+    } else {
+        capacity_type
+    };
+    let o = t
+        .and_then(|t| {
+            t.offerings
+                .iter()
+                .find(|o| o.zone == zone && o.capacity_type == looked_up)
+        })
+        .map(|o| {
+            let mut o = o.clone();
+            if let Some(id) = reservation {
+                o.capacity_type = capacity_type.into();
+                o.price /= crate::reservations::RESERVED_PRICE_DIVISOR;
+                o.reservation_id = Some(id.to_string());
+            }
+            o
+        });
+    let o = o.as_ref();
     let launched_at: Time = i.launch_time().map_or(0, |d| {
         d.secs() * 1000 + i64::from(d.subsec_nanos() / 1_000_000)
     });

@@ -5,16 +5,18 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest,
+    CapacityReservationTarget, DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest,
     FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest,
     FleetOnDemandAllocationStrategy, FleetType, InstanceType as Ec2Type,
-    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
-    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
-    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateInstanceMetadataProtocolIpv6,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateCapacityReservationSpecificationRequest,
+    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMarketOptionsRequest, LaunchTemplateInstanceMetadataEndpointState,
+    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceMetadataProtocolIpv6,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, LaunchTemplatesMonitoringRequest,
-    OnDemandOptionsRequest, RequestLaunchTemplateData, ResourceType, SpotAllocationStrategy,
-    SpotOptionsRequest, Tag, TagSpecification, TargetCapacitySpecificationRequest, VolumeType,
+    MarketType, OnDemandOptionsRequest, RequestLaunchTemplateData, ResourceType,
+    SpotAllocationStrategy, SpotOptionsRequest, Tag, TagSpecification,
+    TargetCapacitySpecificationRequest, VolumeType,
 };
 
 use crate::clients::Clients;
@@ -86,6 +88,24 @@ fn data(o: &TemplateOptions) -> RequestLaunchTemplateData {
                 .enabled(o.detailed_monitoring)
                 .build(),
         );
+    if let Some(r) = &o.capacity_reservation {
+        d = d.capacity_reservation_specification(
+            LaunchTemplateCapacityReservationSpecificationRequest::builder()
+                .capacity_reservation_target(
+                    CapacityReservationTarget::builder()
+                        .capacity_reservation_id(&r.id)
+                        .build(),
+                )
+                .build(),
+        );
+        if r.capacity_block {
+            d = d.instance_market_options(
+                LaunchTemplateInstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::CapacityBlock)
+                    .build(),
+            );
+        }
+    }
     match o.associate_public_ip {
         // the security groups go on the interface when it is spelled out
         Some(public) => {
@@ -198,10 +218,10 @@ pub async fn create_fleet(clients: &Clients, r: &FleetRequest) -> Result<FleetOu
         .target_capacity_specification(
             TargetCapacitySpecificationRequest::builder()
                 .total_target_capacity(1)
-                .default_target_capacity_type(if spot {
-                    DefaultTargetCapacityType::Spot
-                } else {
-                    DefaultTargetCapacityType::OnDemand
+                .default_target_capacity_type(match r.capacity_type.as_str() {
+                    "spot" => DefaultTargetCapacityType::Spot,
+                    "capacity-block" => DefaultTargetCapacityType::CapacityBlock,
+                    _ => DefaultTargetCapacityType::OnDemand,
                 })
                 .build(),
         )

@@ -23,6 +23,7 @@ pub mod pricing;
 pub mod profile;
 pub mod provider;
 pub mod queue;
+pub mod reservations;
 pub mod selectors;
 pub mod ssm;
 pub mod tags;

@@ -55,6 +55,8 @@ pub struct Resolved {
     pub images: Vec<ImageInfo>,
     /// The instance profile.
     pub instance_profile: Option<String>,
+    /// Active capacity reservations the class selects, by id.
+    pub reservations: Vec<crate::reservations::ReservationInfo>,
     /// Condition type to the message of why it is not ready.
     pub problems: BTreeMap<&'static str, String>,
 }
@@ -75,7 +77,7 @@ impl Resolved {
     }
 }
 
-fn ec2_filters(filters: &[Filter]) -> Vec<Ec2Filter> {
+pub(crate) fn ec2_filters(filters: &[Filter]) -> Vec<Ec2Filter> {
     filters
         .iter()
         .map(|f| {
@@ -303,6 +305,13 @@ pub async fn resolve(clients: &Clients, class: &EC2NodeClass, k8s: &str) -> Reso
         Ok(i) => r.images = i,
         Err(e) => {
             r.problems.insert("AMIsReady", e);
+        }
+    }
+    match crate::reservations::resolve(clients, class).await {
+        Ok(v) => r.reservations = v,
+        Err(e) => {
+            r.problems
+                .insert("CapacityReservationsReady", e.to_string());
         }
     }
     r

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use karpenter_api::{EC2NodeClass, NodePool};
 use karpenter_catalog::aws::{AwsSettings, InstanceTypeInfo};
 use karpenter_cloud::ice::IceCache;
-use karpenter_cloud::{
-    CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest, OfferingKey,
-};
+use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
 use karpenter_controllers::{Clock, SystemClock};
 use karpenter_kube::cache::Cache;
 use karpenter_kube::log;
@@ -27,6 +25,7 @@ use crate::options::AwsOptions;
 use crate::userdata::Bootstrap;
 use crate::{classstatus, instances, profile, queue, tags};
 
+mod interrupts;
 mod launching;
 mod shapes;
 
@@ -65,6 +64,8 @@ pub struct AwsCloud {
     created: BTreeMap<String, Instance>,
     /// Instances launched into each subnet since its free addresses were last read.
     inflight_ips: BTreeMap<String, u32>,
+    /// Instances launched into each capacity reservation since it was last read.
+    reserved_used: BTreeMap<String, u32>,
     events: Option<tokio::sync::mpsc::UnboundedReceiver<queue::Received>>,
     /// The interruption queue's metrics.
     stats: queue::Stats,
@@ -132,6 +133,7 @@ impl AwsCloud {
             networks: RefCell::new(BTreeMap::new()),
             created: BTreeMap::new(),
             inflight_ips: BTreeMap::new(),
+            reserved_used: BTreeMap::new(),
             events,
             stats,
         };
@@ -213,21 +215,36 @@ impl AwsCloud {
         )
     }
 
-    /// The settings `node_pool`'s EC2NodeClass translates with, when it differs from the
-    /// controller's (`None`: the base catalog applies).
-    fn pool_settings(&self, node_pool: &str) -> Option<AwsSettings> {
+    /// What `node_pool`'s EC2NodeClass translates with, when it differs from the
+    /// controller's settings or selects capacity reservations (`None`: the base catalog).
+    fn pool_shape(&self, node_pool: &str) -> Option<shapes::ShapeKey> {
         let pool = self.pool(node_pool)?;
         let class_name = &pool.spec.template.spec.node_class_ref.name;
         let class = self.cache.lock().nodeclasses.get(class_name).cloned()?;
         let base = self.base_settings();
-        match karpenter_api::shape::class_settings(&class, &base) {
-            Ok(s) if s != base => Some(s),
-            Ok(_) => None,
+        let settings = match karpenter_api::shape::class_settings(&class, &base) {
+            Ok(s) => s,
             Err(e) => {
                 log::warn(&format!("EC2NodeClass/{class_name}"), &e.to_string());
-                None
+                base.clone()
             }
-        }
+        };
+        let reservations = self
+            .classes
+            .get(class_name)
+            .map(|r| r.reservations.clone())
+            .unwrap_or_default();
+        (settings != base || !reservations.is_empty()).then_some(shapes::ShapeKey {
+            settings,
+            reservations,
+        })
+    }
+
+    /// The variant of `key`: translated with its settings, plus its reserved offerings.
+    fn translate_shape(&self, key: &shapes::ShapeKey) -> Vec<InstanceType> {
+        let mut types = self.translate(&key.settings);
+        crate::reservations::add_offerings(&mut types, &key.reservations, &self.reserved_used);
+        types
     }
 
     fn hydrate_templates(&mut self, now: Time) {
@@ -360,8 +377,9 @@ impl AwsCloud {
         }
         self.collect_profiles(&classes);
         self.classes = resolved;
-        // the subnets' free addresses were just read again
+        // the subnets' free addresses and the reservations' counts were just read again
         self.inflight_ips.clear();
+        self.reserved_used.clear();
         // a failed write is tried again next pass
         self.classes_key = if written { key } else { String::new() };
         self.classes_at = now;
@@ -644,10 +662,10 @@ impl CloudProvider for AwsCloud {
     }
 
     fn instance_types_for(&self, node_pool: &str, now: Time) -> Arc<Vec<InstanceType>> {
-        match self.pool_settings(node_pool) {
-            Some(s) => self
+        match self.pool_shape(node_pool) {
+            Some(key) => self
                 .shapes
-                .shaped(&s, &self.ice, now, |s| self.translate(s)),
+                .shaped(&key, &self.ice, now, |k| self.translate_shape(k)),
             None => self.instance_types(now),
         }
     }
@@ -694,8 +712,12 @@ impl CloudProvider for AwsCloud {
         let Some(rx) = self.events.as_mut() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
+        let mut received = Vec::new();
         while let Ok(m) = rx.try_recv() {
+            received.push(m);
+        }
+        let mut out = Vec::new();
+        for m in received {
             for id in &m.message.instance_ids {
                 let Some(i) = listed
                     .values()
@@ -703,51 +725,8 @@ impl CloudProvider for AwsCloud {
                 else {
                     continue;
                 };
-                match m.message.kind {
-                    crate::interruption::Kind::SpotInterrupted => {
-                        self.ice.mark(
-                            &[OfferingKey {
-                                capacity_type: "spot".into(),
-                                instance_type: i.instance_type.clone(),
-                                zone: i.zone.clone(),
-                            }],
-                            now,
-                        );
-                        self.shapes.clear_views();
-                        out.push(CloudEvent::Interrupted {
-                            provider_id: i.provider_id.clone(),
-                            message_type: "spot_interrupted",
-                            reason: "SpotInterrupted",
-                            message: "Spot interruption warning was triggered",
-                        });
-                    }
-                    crate::interruption::Kind::RebalanceRecommendation => {
-                        out.push(CloudEvent::Notice {
-                            provider_id: i.provider_id.clone(),
-                            reason: "SpotRebalanceRecommendation",
-                            message: "Spot rebalance recommendation was triggered",
-                        });
-                    }
-                    ref k => {
-                        let (reason, message) = match k {
-                            crate::interruption::Kind::ScheduledChange => (
-                                "InstanceUnhealthy",
-                                "An unhealthy warning was triggered for the instance",
-                            ),
-                            crate::interruption::Kind::InstanceStopped => {
-                                ("InstanceStopping", "Instance is stopping")
-                            }
-                            _ => ("InstanceTerminating", "Instance is terminating"),
-                        };
-                        if k.deletes() {
-                            out.push(CloudEvent::Interrupted {
-                                provider_id: i.provider_id.clone(),
-                                message_type: k.metric_label(),
-                                reason,
-                                message,
-                            });
-                        }
-                    }
+                if let Some(e) = self.on_message(&m.message.kind, i, now) {
+                    out.push(e);
                 }
             }
         }

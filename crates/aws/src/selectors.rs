@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use karpenter_api::ec2nodeclass::{AMISelectorTerm, SecurityGroupSelectorTerm, SubnetSelectorTerm};
+use karpenter_api::ec2nodeclass::{
+    AMISelectorTerm, CapacityReservationSelectorTerm, SecurityGroupSelectorTerm, SubnetSelectorTerm,
+};
 
 /// One EC2 filter: a name and the values any of which matches.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,6 +98,28 @@ pub fn image_queries(terms: &[AMISelectorTerm]) -> Vec<ImageQuery> {
                 (None, None) => Vec::new(),
             };
             ImageQuery { filters, owners }
+        })
+        .collect()
+}
+
+/// The DescribeCapacityReservations filters of each capacity-reservation term (tags, id,
+/// owner, match criteria), always limited to active reservations.
+pub fn capacity_reservation_filters(terms: &[CapacityReservationSelectorTerm]) -> Vec<Vec<Filter>> {
+    terms
+        .iter()
+        .map(|t| {
+            let mut f = tag_filters(t.tags.as_ref());
+            if let Some(id) = &t.id {
+                f.push(Filter::new("capacity-reservation-id", id.clone()));
+            }
+            if let Some(owner) = &t.owner_id {
+                f.push(Filter::new("owner-id", owner.clone()));
+            }
+            if let Some(m) = &t.instance_match_criteria {
+                f.push(Filter::new("instance-match-criteria", m.clone()));
+            }
+            f.push(Filter::new("state", "active"));
+            f
         })
         .collect()
 }

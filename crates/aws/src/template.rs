@@ -70,6 +70,20 @@ pub struct TemplateOptions {
     pub associate_public_ip: Option<bool>,
     /// Tags of the template itself (cluster, NodePool, NodeClass).
     pub tags: BTreeMap<String, String>,
+    /// The capacity reservation launches from this template target (none: left out of
+    /// the name's hash, so templates without one keep their names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_reservation: Option<ReservationTarget>,
+}
+
+/// A capacity reservation a template targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReservationTarget {
+    /// `cr-...`.
+    pub id: String,
+    /// A capacity block (market type `capacity-block`) rather than an on-demand
+    /// capacity reservation.
+    pub capacity_block: bool,
 }
 
 impl TemplateOptions {
@@ -145,5 +159,43 @@ pub fn metadata(m: Option<&MetadataOptions>) -> Metadata {
             .and_then(|h| i32::try_from(h).ok())
             .unwrap_or(1),
         http_tokens: m.http_tokens.unwrap_or_else(|| "required".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> TemplateOptions {
+        TemplateOptions {
+            image_id: "ami-1".into(),
+            user_data: String::new(),
+            instance_profile: "p".into(),
+            security_groups: vec!["sg-1".into()],
+            block_devices: Vec::new(),
+            metadata: metadata(None),
+            detailed_monitoring: false,
+            associate_public_ip: None,
+            tags: BTreeMap::new(),
+            capacity_reservation: None,
+        }
+    }
+
+    #[test]
+    fn a_reservation_gets_its_own_template_and_others_keep_their_names() {
+        let plain = options();
+        let json = serde_json::to_string(&plain).unwrap_or_default();
+        // no key for "no reservation": names made before reservations existed still match
+        assert!(!json.contains("capacity_reservation"), "{json}");
+        let reserved = TemplateOptions {
+            capacity_reservation: Some(ReservationTarget {
+                id: "cr-1".into(),
+                capacity_block: false,
+            }),
+            ..options()
+        };
+        assert!(plain.name().starts_with(NAME_PREFIX));
+        assert_ne!(plain.name(), reserved.name());
+        assert_eq!(plain.name(), options().name());
     }
 }

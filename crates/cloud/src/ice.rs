@@ -103,7 +103,7 @@ impl IcedView {
 }
 
 /// The labels a Node launched as offering `o` of `t` carries: the type's single-valued
-/// labels, instance type, zone and capacity type.
+/// labels, instance type, zone, capacity type and the capacity reservation's id.
 pub fn node_labels(t: &InstanceType, o: &Offering) -> BTreeMap<String, String> {
     let mut node_labels: BTreeMap<String, String> = t
         .requirements
@@ -114,5 +114,11 @@ pub fn node_labels(t: &InstanceType, o: &Offering) -> BTreeMap<String, String> {
     node_labels.insert(labels::INSTANCE_TYPE.into(), t.name.clone());
     node_labels.insert(labels::ZONE.into(), o.zone.clone());
     node_labels.insert(labels::CAPACITY_TYPE.into(), o.capacity_type.clone());
+    if let Some(id) = &o.reservation_id {
+        node_labels.insert(
+            karpenter_model::wellknown::aws_labels::CAPACITY_RESERVATION_ID.into(),
+            id.clone(),
+        );
+    }
     node_labels
 }

@@ -741,8 +741,169 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     });
     env.delete::<EC2NodeClass>("dense");
 
+    // a capacity reservation (answered by the fake: moto has none) selected by a class
+    // shows in its status and becomes a reserved offering; a pool allowing only reserved
+    // capacity launches into it through a template that targets it
+    post(
+        fake.port,
+        "/_fake/reservations",
+        r#"[{"id": "cr-0123456789abcdef0", "instanceType": "m5.large", "zone": "us-east-1b", "available": 1}]"#,
+    );
+    env.create::<EC2NodeClass>(
+        &NODECLASS
+            .replace("metadata: {name: default}", "metadata: {name: reserved}")
+            .replace(
+                "  tags: {team: platform}",
+                "  tags: {team: platform}\n  capacityReservationSelectorTerms: [{id: cr-0123456789abcdef0}]",
+            ),
+    );
+    env.wait("the reservation in the class's status", 2 * MINUTE, |env| {
+        let class = env
+            .list::<EC2NodeClass>()
+            .into_iter()
+            .find(|c| c.metadata.name.as_deref() == Some("reserved"));
+        let status = class.and_then(|c| c.status).unwrap_or_default();
+        let ids: Vec<String> = status
+            .capacity_reservations
+            .iter()
+            .flatten()
+            .map(|r| format!("{}/{}/{}", r.id, r.instance_type, r.availability_zone))
+            .collect();
+        let ready = status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "CapacityReservationsReady" && c.status == "True");
+        if ids == ["cr-0123456789abcdef0/m5.large/us-east-1b"] && ready {
+            Ok(())
+        } else {
+            Err(format!("{ids:?}, ready {ready}"))
+        }
+    });
+    env.create::<NodePool>(
+        &NODEPOOL
+            .replace("metadata: {name: default}", "metadata: {name: reserved}")
+            .replace(
+                "kind: EC2NodeClass, name: default",
+                "kind: EC2NodeClass, name: reserved",
+            )
+            .replace(
+                "- {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}",
+                "- {key: karpenter.sh/capacity-type, operator: In, values: [reserved]}",
+            ),
+    );
+    env.create::<Deployment>(&deployment("dense", "held", 1, "500m", "512Mi").replace(
+        "containers:",
+        "nodeSelector: {karpenter.sh/nodepool: reserved}\n      containers:",
+    ));
+    env.wait("the reserved pod running", 4 * MINUTE, |env| {
+        all_running(env, "dense", 1)
+    });
+    let held: Vec<NodeClaim> = env
+        .nodeclaims()
+        .into_iter()
+        .filter(|c| {
+            c.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("karpenter.sh/nodepool"))
+                .map(String::as_str)
+                == Some("reserved")
+        })
+        .collect();
+    assert_eq!(held.len(), 1, "one NodeClaim for the reserved pool");
+    let labels = held[0].metadata.labels.clone().unwrap_or_default();
+    for (k, v) in [
+        ("karpenter.sh/capacity-type", "reserved"),
+        (
+            "karpenter.k8s.aws/capacity-reservation-id",
+            "cr-0123456789abcdef0",
+        ),
+        ("node.kubernetes.io/instance-type", "m5.large"),
+        ("topology.kubernetes.io/zone", "us-east-1b"),
+    ] {
+        assert_eq!(
+            labels.get(k).map(String::as_str),
+            Some(v),
+            "{k} of {labels:?}"
+        );
+    }
+    let templates = env.rt.block_on(
+        aws.ec2
+            .describe_launch_templates()
+            .filters(
+                Filter::builder()
+                    .name("tag:karpenter.sh/nodepool")
+                    .values("reserved")
+                    .build(),
+            )
+            .send(),
+    );
+    let names: Vec<String> = templates
+        .ok()
+        .map(|t| {
+            t.launch_templates()
+                .iter()
+                .filter_map(|t| t.launch_template_name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut targets = Vec::new();
+    for name in &names {
+        let versions = env.rt.block_on(
+            aws.ec2
+                .describe_launch_template_versions()
+                .launch_template_name(name)
+                .send(),
+        );
+        for v in versions
+            .ok()
+            .iter()
+            .flat_map(|v| v.launch_template_versions())
+        {
+            if let Some(id) = v
+                .launch_template_data()
+                .and_then(|d| d.capacity_reservation_specification())
+                .and_then(|c| c.capacity_reservation_target())
+                .and_then(|t| t.capacity_reservation_id())
+            {
+                targets.push(id.to_string());
+            }
+        }
+    }
+    assert_eq!(targets, ["cr-0123456789abcdef0"], "templates {names:?}");
+    env.scale("dense", "held", 0);
+    env.delete::<NodePool>("reserved");
+    env.wait("the reserved NodeClaim gone", 4 * MINUTE, |env| {
+        let left = env
+            .nodeclaims()
+            .iter()
+            .filter(|c| held.iter().any(|d| d.metadata.name == c.metadata.name))
+            .count();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} left"))
+        }
+    });
+    env.delete::<EC2NodeClass>("reserved");
+
     // a spot interruption warning for one instance: its NodeClaim goes, a new one comes
-    let victim = claims[0].clone();
+    // (chosen now: consolidation may have replaced the first NodeClaims meanwhile)
+    let victim = env
+        .nodeclaims()
+        .into_iter()
+        .find(|c| {
+            c.metadata.deletion_timestamp.is_none()
+                && c.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("karpenter.sh/nodepool"))
+                    .map(String::as_str)
+                    == Some("default")
+                && e2e::conditions(c).get("Initialized").map(String::as_str) == Some("True")
+        })
+        .unwrap_or_else(|| panic!("no initialized NodeClaim of the default pool"));
     let victim_name = victim.metadata.name.clone().unwrap_or_default();
     let victim_id = victim
         .status

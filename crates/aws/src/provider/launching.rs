@@ -120,7 +120,17 @@ impl AwsCloud {
                 subnets.insert(s.zone.clone(), s.id.clone());
             }
         }
-        let mut groups: BTreeMap<(String, i64), TemplateOptions> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, i64, Option<String>), TemplateOptions> = BTreeMap::new();
+        // a reserved launch targets its reservation through the template; a capacity block
+        // also changes the fleet's target capacity type
+        let reservation_of = |id: &str| resolved.reservations.iter().find(|r| r.id == id);
+        let capacity_block = picked.iter().any(|c| {
+            c.offering
+                .reservation_id
+                .as_deref()
+                .and_then(reservation_of)
+                .is_some_and(|r| r.reservation_type == "capacity-block")
+        });
         let mut images = BTreeMap::new();
         let mut candidates = Vec::new();
         for c in &picked {
@@ -136,7 +146,7 @@ impl AwsCloud {
                 .capacity
                 .get("pods")
                 .map_or(110, |q| i64::try_from(q.millis() / 1000).unwrap_or(110));
-            let key = (image.id.clone(), pods);
+            let key = (image.id.clone(), pods, c.offering.reservation_id.clone());
             if !groups.contains_key(&key) {
                 let b = self.bootstrap(&pool, &class, Some(pods));
                 let data = userdata::render(family, &b).map_err(|e| CloudError::Invalid {
@@ -158,6 +168,13 @@ impl AwsCloud {
                         detailed_monitoring: class.spec.detailed_monitoring.unwrap_or(false),
                         associate_public_ip: class.spec.associate_public_ip_address,
                         tags: lt_tags.clone(),
+                        capacity_reservation: c.offering.reservation_id.as_ref().map(|id| {
+                            template::ReservationTarget {
+                                id: id.clone(),
+                                capacity_block: reservation_of(id)
+                                    .is_some_and(|r| r.reservation_type == "capacity-block"),
+                            }
+                        }),
                     },
                 );
             }
@@ -182,12 +199,12 @@ impl AwsCloud {
                 ),
             });
         }
-        let body = fleet::request(
-            &capacity_type,
-            candidates,
-            instance_tags,
-            request.claim.clone(),
-        );
+        let fleet_type = match capacity_type.as_str() {
+            "reserved" if capacity_block => "capacity-block",
+            "reserved" => "on-demand",
+            other => other,
+        };
+        let body = fleet::request(fleet_type, candidates, instance_tags, request.claim.clone());
         // only the templates the (truncated) request uses
         let used: BTreeSet<&str> = body
             .configs
@@ -322,6 +339,11 @@ impl AwsCloud {
                 .iter()
                 .find(|o| o.zone == zone && o.capacity_type == p.capacity_type)
         });
+        // the reservation has one instance fewer until it is read again
+        if let Some(id) = o.and_then(|o| o.reservation_id.clone()) {
+            *self.reserved_used.entry(id).or_default() += 1;
+            self.shapes.clear_variants();
+        }
         let instance = Instance {
             provider_id: instances::provider_id(&zone, &id),
             claim: p.claim,

@@ -1,7 +1,7 @@
 //! The provider's catalogs: the instance types translated with the controller's settings
 //! (the base), and one variant per distinct EC2NodeClass shaping (kubelet `maxPods`,
-//! `podsPerCore`, reservations, root volume, AMI family), each seen through the
-//! insufficient-capacity cache. Variants are translated on first use and kept until the
+//! `podsPerCore`, reservations, root volume, AMI family, and the capacity reservations it
+//! selects as `reserved` offerings), each seen through the insufficient-capacity cache. Variants are translated on first use and kept until the
 //! types or prices are read again; pools that share a shaping share the same `Arc`, which
 //! is how the controllers tell catalogs apart.
 
@@ -9,9 +9,20 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use karpenter_catalog::aws::AwsSettings;
+
+use crate::reservations::ReservationInfo;
 use karpenter_cloud::ice::{IceCache, IcedView};
 use karpenter_model::InstanceType;
 use karpenter_model::time::Time;
+
+/// What a variant is translated with.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ShapeKey {
+    /// The class's translation settings.
+    pub settings: AwsSettings,
+    /// The reservations the class selects.
+    pub reservations: Vec<ReservationInfo>,
+}
 
 /// One translation and its view through the ICE cache.
 #[derive(Debug, Default)]
@@ -24,7 +35,7 @@ struct Shape {
 #[derive(Debug, Default)]
 pub(super) struct Shapes {
     base: Shape,
-    variants: RefCell<Vec<(AwsSettings, Shape)>>,
+    variants: RefCell<Vec<(ShapeKey, Shape)>>,
 }
 
 impl Shapes {
@@ -47,26 +58,31 @@ impl Shapes {
         self.base.view.get(ice, &self.base.raw, now)
     }
 
-    /// The catalog translated with `settings` as the scheduler sees it at `now`;
-    /// `translate` makes it the first time.
+    /// The catalog translated with `key` as the scheduler sees it at `now`; `translate`
+    /// makes it the first time.
     pub(super) fn shaped(
         &self,
-        settings: &AwsSettings,
+        key: &ShapeKey,
         ice: &IceCache,
         now: Time,
-        translate: impl FnOnce(&AwsSettings) -> Vec<InstanceType>,
+        translate: impl FnOnce(&ShapeKey) -> Vec<InstanceType>,
     ) -> Arc<Vec<InstanceType>> {
         let mut variants = self.variants.borrow_mut();
-        if let Some((_, s)) = variants.iter().find(|(v, _)| v == settings) {
+        if let Some((_, s)) = variants.iter().find(|(v, _)| v == key) {
             return s.view.get(ice, &s.raw, now);
         }
         let shape = Shape {
-            raw: Arc::new(translate(settings)),
+            raw: Arc::new(translate(key)),
             view: IcedView::default(),
         };
         let out = shape.view.get(ice, &shape.raw, now);
-        variants.push((settings.clone(), shape));
+        variants.push((key.clone(), shape));
         out
+    }
+
+    /// Forget the variants (a reservation's count changed); made again on next use.
+    pub(super) fn clear_variants(&mut self) {
+        self.variants.get_mut().clear();
     }
 
     /// Forget every view (the ICE cache changed).
@@ -97,9 +113,12 @@ mod tests {
         let mut shapes = Shapes::default();
         shapes.set_base(one("base"));
         let ice = IceCache::default();
-        let small = AwsSettings {
-            max_pods: Some(20),
-            ..AwsSettings::default()
+        let small = ShapeKey {
+            settings: AwsSettings {
+                max_pods: Some(20),
+                ..AwsSettings::default()
+            },
+            reservations: Vec::new(),
         };
         let mut made = 0;
         let a = shapes.shaped(&small, &ice, 0, |_| {
