@@ -888,6 +888,108 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     });
     env.delete::<EC2NodeClass>("reserved");
 
+    // a launch template EC2 loses (deleted behind the controller's back while it still
+    // counts it as made): the next launch from it fails with InvalidLaunchTemplateName,
+    // the template is made again and the fleet sent once more
+    env.create::<EC2NodeClass>(
+        &NODECLASS.replace("metadata: {name: default}", "metadata: {name: lost}"),
+    );
+    env.create::<NodePool>(
+        &NODEPOOL
+            .replace("metadata: {name: default}", "metadata: {name: lost}")
+            .replace(
+                "kind: EC2NodeClass, name: default",
+                "kind: EC2NodeClass, name: lost",
+            ),
+    );
+    let apart = "affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: \
+                 [{topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: apart}}}]}}\n      \
+                 nodeSelector: {karpenter.sh/nodepool: lost}";
+    env.create::<Deployment>(&e2e::deployment_with(
+        "dense", "apart", 1, "100m", "64Mi", apart,
+    ));
+    env.wait("the first apart pod running", 2 * MINUTE, |env| {
+        all_running(env, "dense", 1)
+    });
+    let lost_templates = |aws: &Clients, env: &Env| -> Vec<String> {
+        let answer = env.rt.block_on(
+            aws.ec2
+                .describe_launch_templates()
+                .filters(
+                    Filter::builder()
+                        .name("tag:karpenter.sh/nodepool")
+                        .values("lost")
+                        .build(),
+                )
+                .send(),
+        );
+        answer
+            .ok()
+            .map(|t| {
+                t.launch_templates()
+                    .iter()
+                    .filter_map(|t| t.launch_template_name().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // one template per (AMI, max pods) group of the claim's types
+    let made = lost_templates(&aws, &env);
+    assert!(!made.is_empty());
+    for name in &made {
+        let deleted = env.rt.block_on(
+            aws.ec2
+                .delete_launch_template()
+                .launch_template_name(name)
+                .send(),
+        );
+        assert!(deleted.is_ok(), "DeleteLaunchTemplate {name}: {deleted:?}");
+    }
+    assert!(lost_templates(&aws, &env).is_empty());
+    env.scale("dense", "apart", 2);
+    env.wait("both apart pods running", 2 * MINUTE, |env| {
+        all_running(env, "dense", 2)
+    });
+    let again = lost_templates(&aws, &env);
+    assert!(
+        !again.is_empty() && again.iter().all(|n| made.contains(n)),
+        "made again: {again:?}, before: {made:?}"
+    );
+    let log_dir = env
+        .kubeconfig()
+        .parent()
+        .map(|d| d.join("logs"))
+        .unwrap_or_default();
+    let logged = std::fs::read_dir(&log_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .any(|text| text.contains("launch template lost by EC2, made again"));
+    assert!(logged, "no retry logged in {}", log_dir.display());
+    env.scale("dense", "apart", 0);
+    env.delete::<NodePool>("lost");
+    env.wait("the lost pool's NodeClaims gone", 4 * MINUTE, |env| {
+        let left = env
+            .nodeclaims()
+            .iter()
+            .filter(|c| {
+                c.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("karpenter.sh/nodepool"))
+                    .map(String::as_str)
+                    == Some("lost")
+            })
+            .count();
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} left"))
+        }
+    });
+    env.delete::<EC2NodeClass>("lost");
+
     // a spot interruption warning for one instance: its NodeClaim goes, a new one comes
     // (chosen now: consolidation may have replaced the first NodeClaims meanwhile)
     let victim = env

@@ -400,6 +400,13 @@ async fn send(
     if !lost {
         return first.map(|o| (names, o));
     }
+    karpenter_kube::log::info(
+        &format!("NodeClaim/{}", p.claim),
+        &format!(
+            "launch template lost by EC2, made again and the fleet sent once more: {}",
+            names.join(", ")
+        ),
+    );
     for o in &p.templates {
         launch::ensure_template(clients, o).await?;
     }
