@@ -28,6 +28,7 @@ use crate::{classstatus, instances, profile, queue, tags};
 mod interrupts;
 mod launching;
 mod shapes;
+mod terminating;
 
 /// How often instance types and prices are read again.
 pub const TYPES_REFRESH: Time = 12 * HOUR;
@@ -596,45 +597,13 @@ impl CloudProvider for AwsCloud {
     }
 
     fn delete(&mut self, provider_id: &str, _now: Time) -> Result<(), CloudError> {
-        let Some(id) = instances::instance_id(provider_id) else {
-            return Err(CloudError::NotFound {
-                provider_id: provider_id.into(),
-            });
-        };
-        self.created.remove(provider_id);
-        self.listed.replace(None);
-        let answer = self.handle.block_on(
-            self.clients
-                .ec2
-                .terminate_instances()
-                .instance_ids(id)
-                .send(),
-        );
-        match answer {
-            Ok(a) => {
-                let already = a.terminating_instances().iter().any(|s| {
-                    s.previous_state().and_then(|p| p.name())
-                        == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
-                });
-                if already {
-                    Err(CloudError::NotFound {
-                        provider_id: provider_id.into(),
-                    })
-                } else {
-                    Ok(())
-                }
-            }
-            Err(e) => {
-                let e = crate::error::AwsError::sdk("TerminateInstances", e);
-                if e.is_not_found() {
-                    Err(CloudError::NotFound {
-                        provider_id: provider_id.into(),
-                    })
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+        self.terminate(&[provider_id.to_string()])
+            .pop()
+            .unwrap_or_else(|| Err(CloudError::Other("termination lost its answer".into())))
+    }
+
+    fn delete_all(&mut self, provider_ids: &[String], _now: Time) -> Vec<Result<(), CloudError>> {
+        self.terminate(provider_ids)
     }
 
     fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {

@@ -184,6 +184,12 @@ pub trait CloudProvider {
     }
     /// Terminate an instance; `NotFound` once it is gone.
     fn delete(&mut self, provider_id: &str, now: Time) -> Result<(), CloudError>;
+    /// Terminate several instances, answering in their order. One by one unless a provider
+    /// can batch (the AWS provider names up to 500 in one TerminateInstances call); the
+    /// answers are those of `delete`.
+    fn delete_all(&mut self, provider_ids: &[String], now: Time) -> Vec<Result<(), CloudError>> {
+        provider_ids.iter().map(|p| self.delete(p, now)).collect()
+    }
     /// One instance.
     fn get(&self, provider_id: &str) -> Result<Instance, CloudError>;
     /// Every instance this cluster launched that is not terminated, by provider id.

@@ -142,42 +142,54 @@ pub fn terminate<C: CloudProvider>(
             })
         })
         .collect();
-    for Deleting {
-        name,
-        node,
-        provider_id,
-        deadline,
-    } in deleting
-    {
-        if let Some(n) = &node
+    // drained (or with no Node): ready for the instance to go
+    let mut ready: Vec<Deleting> = Vec::new();
+    for d in deleting {
+        if let Some(n) = &d.node
             && state.nodes().contains_key(n)
         {
-            if !drain(state, n, now, deadline, recorder) {
+            if !drain(state, n, now, d.deadline, recorder) {
                 continue;
             }
             let attached = state
                 .nodes()
                 .get(n)
                 .is_some_and(|n| !n.attached_volumes.is_empty());
-            if attached && deadline.is_none_or(|d| now < d) {
+            if attached && d.deadline.is_none_or(|t| now < t) {
                 continue; // wait for volume detachment, as upstream, until the deadline
             }
         }
-        if let Some(pid) = &provider_id {
-            match cloud.delete(pid, now) {
-                Ok(()) | Err(CloudError::NotFound { .. }) => {}
-                Err(e) => {
+        ready.push(d);
+    }
+    // one call for the pass's instances (a provider may batch them)
+    let ids: Vec<String> = ready.iter().filter_map(|d| d.provider_id.clone()).collect();
+    let mut answers = if ids.is_empty() {
+        Vec::new()
+    } else {
+        cloud.delete_all(&ids, now)
+    }
+    .into_iter();
+    for Deleting {
+        name,
+        node,
+        provider_id,
+        ..
+    } in ready
+    {
+        if provider_id.is_some() {
+            match answers.next() {
+                Some(Ok(()) | Err(CloudError::NotFound { .. })) => {}
+                other => {
+                    let e = other.and_then(Result::err).map_or_else(
+                        || "the cloud gave no answer for this instance".to_string(),
+                        |e| e.to_string(),
+                    );
                     recorder.count(
                         "karpenter_cloudprovider_errors_total",
                         &[("method", "Delete")],
                         1.0,
                     );
-                    recorder.event(
-                        now,
-                        "FailedTermination",
-                        format!("NodeClaim/{name}"),
-                        e.to_string(),
-                    );
+                    recorder.event(now, "FailedTermination", format!("NodeClaim/{name}"), e);
                     continue;
                 }
             }

@@ -123,6 +123,32 @@ fn drain_evicts_non_critical_pods_first_then_deletes_the_instance() {
 }
 
 #[test]
+fn a_pass_deletes_its_drained_instances_in_one_call() {
+    let mut s = ClusterState::default();
+    for n in ["a", "b", "c"] {
+        node(&mut s, n);
+    }
+    pod(&mut s, "web-0", "web", "c");
+    pod_with(&mut s, "dns-0", "dns", "c", false, true);
+    let mut cloud = FakeCloud::default();
+    let mut rec = Recorder::default();
+    for n in ["a", "b", "c"] {
+        delete_claim(&mut s, &format!("claim-{n}"), "Empty", 0);
+    }
+    terminate(&mut s, &mut cloud, 1, &mut rec);
+    // a and b are empty; c still drains (its critical pod goes after the other)
+    assert_eq!(cloud.batches, [2]);
+    assert!(!s.claims().contains_key("claim-a") && !s.claims().contains_key("claim-b"));
+    assert!(s.claims().contains_key("claim-c"));
+    terminate(&mut s, &mut cloud, 2, &mut rec);
+    // an instance already gone (NotFound) still lets its claim go
+    cloud.deleted.insert("aws:///us-east-1a/i-c".into());
+    terminate(&mut s, &mut cloud, 3, &mut rec);
+    assert_eq!(cloud.batches, [2, 1]);
+    assert!(!s.claims().contains_key("claim-c"));
+}
+
+#[test]
 fn termination_grace_period_is_a_hard_deadline() {
     let mut s = ClusterState::default();
     node(&mut s, "a");

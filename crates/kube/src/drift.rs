@@ -77,6 +77,9 @@ impl<C: CloudProvider> CloudProvider for WithDrift<'_, C> {
     fn delete(&mut self, provider_id: &str, now: Time) -> Result<(), CloudError> {
         self.inner.delete(provider_id, now)
     }
+    fn delete_all(&mut self, provider_ids: &[String], now: Time) -> Vec<Result<(), CloudError>> {
+        self.inner.delete_all(provider_ids, now)
+    }
     fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
         self.inner.get(provider_id)
     }

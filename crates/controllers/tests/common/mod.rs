@@ -118,6 +118,8 @@ pub struct FakeCloud {
     pub deleted: BTreeSet<String>,
     /// Events the next `poll_events` returns.
     pub events: Vec<CloudEvent>,
+    /// The size of each `delete_all` call.
+    pub batches: Vec<usize>,
 }
 
 impl CloudProvider for FakeCloud {
@@ -132,6 +134,10 @@ impl CloudProvider for FakeCloud {
                 provider_id: provider_id.to_string(),
             })
         }
+    }
+    fn delete_all(&mut self, provider_ids: &[String], now: Time) -> Vec<Result<(), CloudError>> {
+        self.batches.push(provider_ids.len());
+        provider_ids.iter().map(|p| self.delete(p, now)).collect()
     }
     fn get(&self, provider_id: &str) -> Result<Instance, CloudError> {
         Err(CloudError::NotFound {
