@@ -267,7 +267,9 @@ fn print_table(plan: &Plan, pods: usize, workloads: &[WorkloadPods], duration_ms
         String::new()
     };
     outln!(
-        "new NodeClaims:  {} for {} pods, ${cost:.4}/h (lower bound ${:.4}/h{gap})",
+        "new NodeClaims:  {} for {} pods, ${cost:.4}/h (lower bound ${:.4}/h{gap}; it counts \
+         resources and the nodes hostname anti-affinity forces, not spread, affinity, \
+         minValues or limits)",
         plan.claims.len(),
         plan.claims.iter().map(|c| c.pods.len()).sum::<usize>(),
         plan.lower_bound

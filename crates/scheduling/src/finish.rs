@@ -105,7 +105,11 @@ fn claim_plan(s: &mut Solver<'_>, c: usize) -> Result<ClaimPlan, String> {
     })
 }
 
-/// The lower bound over the pods placed on new NodeClaims.
+/// The lower bound over the pods placed on new NodeClaims: the LP relaxation of covering
+/// their requests, plus a row counting nodes when required hostname anti-affinity forces
+/// some (every pod of a group that repels itself needs its own node). It ignores what else
+/// forces nodes or capacity: zone or hostname spread, pod affinity, minValues, per-pool
+/// limits and the pods' own requirements on instance types.
 fn lower_bound(s: &mut Solver<'_>) -> f64 {
     let dims = s.names.len();
     let mut demand = vec![0i64; dims];
@@ -123,12 +127,45 @@ fn lower_bound(s: &mut Solver<'_>) -> f64 {
         for i in s.pools[pi].types.iter() {
             if prices[i].is_finite() {
                 costs.push(prices[i]);
-                columns.push(s.pools[pi].eff[i].iter().map(|q| *q as f64).collect());
+                let mut column: Vec<f64> = s.pools[pi].eff[i].iter().map(|q| *q as f64).collect();
+                column.push(1.0);
+                columns.push(column);
             }
         }
     }
-    let demand: Vec<f64> = demand.iter().map(|q| *q as f64).collect();
+    let on_claims: Vec<usize> = s
+        .claims
+        .iter()
+        .flat_map(|c| c.pods.iter().copied())
+        .collect();
+    let mut demand: Vec<f64> = demand.iter().map(|q| *q as f64).collect();
+    demand.push(forced_nodes(&s.input.pods, &on_claims) as f64);
     min_cover_cost(&costs, &columns, &demand).unwrap_or(0.0)
+}
+
+/// The most nodes one group of `pods` (indices into `all`) must spread over: pods that
+/// carry the same required hostname anti-affinity term and match it repel each other.
+fn forced_nodes(all: &[crate::input::PendingPod], pods: &[usize]) -> usize {
+    let mut groups: Vec<(&crate::input::AffinityTerm, usize)> = Vec::new();
+    for &p in pods {
+        let pod = &all[p];
+        for term in pod
+            .anti_affinity
+            .iter()
+            .filter(|t| t.key == labels::HOSTNAME)
+        {
+            let own =
+                term.namespaces.contains(&pod.namespace) && term.selector.matches(&pod.labels);
+            if !own {
+                continue;
+            }
+            match groups.iter_mut().find(|(t, _)| *t == term) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((term, 1)),
+            }
+        }
+    }
+    groups.iter().map(|(_, n)| *n).max().unwrap_or(0)
 }
 
 /// Build the plan of a finished solve.

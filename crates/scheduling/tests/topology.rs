@@ -266,3 +266,31 @@ fn node_taints_policy_honor_counts_only_domains_offered_with_tolerated_taints() 
     }
     assert_eq!(zones, BTreeMap::from([("a".into(), 2), ("b".into(), 2)]));
 }
+
+#[test]
+fn the_bound_counts_the_nodes_hostname_anti_affinity_forces() {
+    let group = |anti: bool| -> Vec<_> {
+        (0..5)
+            .map(|i| {
+                let mut p = labelled(pod(&format!("a-{i}"), "100m", "100Mi"), "app", "a");
+                if anti {
+                    p.anti_affinity.push(term(HOSTNAME, "app", "a"));
+                }
+                p
+            })
+            .collect()
+    };
+    let apart = solve(&input(group(true), vec![pool("default")], 8));
+    let cost: f64 = apart.claims.iter().map(|c| c.price).sum();
+    assert_eq!(apart.claims.len(), 5);
+    // five nodes of the cheapest type ($0.30/h) at least: the plan is optimal
+    assert!(
+        (apart.lower_bound - 1.5).abs() < 1e-6,
+        "{}",
+        apart.lower_bound
+    );
+    assert!(apart.lower_bound <= cost + 1e-9);
+    // without the anti-affinity the five pods share one node and the bound is resources only
+    let together = solve(&input(group(false), vec![pool("default")], 8));
+    assert!(together.lower_bound < 0.3, "{}", together.lower_bound);
+}
