@@ -3,13 +3,15 @@
 //! while other pools keep the cloud's catalog, and the combined catalog is kept while the
 //! cloud's catalogs are the same.
 
+mod common;
+
 use std::sync::Arc;
 
 use karpenter_catalog::AwsSettings;
 use karpenter_cloud::sim::{SimCloud, SimConfig};
 use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
 use karpenter_controllers::catalog::CatalogCache;
-use karpenter_controllers::{ClusterState, Karpenter, PodState, Settings, Setup};
+use karpenter_controllers::{ClusterState, Karpenter, Settings, Setup};
 use karpenter_model::time::{SECOND, Time};
 use karpenter_model::wellknown::labels;
 use karpenter_model::{InstanceType, Op, Quantity, Requirement, Requirements};
@@ -108,26 +110,14 @@ fn pending(state: &mut ClusterState, on: &str, n: usize) {
         requests.insert("cpu".into(), Quantity::from_millis(100));
         // every pod takes one `pods` slot (as the snapshot's requests say)
         requests.insert("pods".into(), Quantity::from_units(1));
-        state.put_pod(PodState {
-            id: id.clone(),
-            spec: Arc::new(PendingPod {
-                id: id.clone(),
-                namespace: "default".into(),
-                node_selector,
-                requests,
-                ..PendingPod::default()
-            }),
-            owner: Some(on.into()),
-            node: None,
-            created: 0,
-            bound_at: None,
-            unschedulable: true,
-            priority: 0,
-            deletion_cost: 0,
-            do_not_disrupt: false,
-            critical: false,
-            terminating: false,
-        });
+        let spec = PendingPod {
+            id,
+            namespace: "default".into(),
+            node_selector,
+            requests,
+            ..PendingPod::default()
+        };
+        common::put_pod(state, spec, on, true, false, false);
     }
 }
 

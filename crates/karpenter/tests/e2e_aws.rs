@@ -395,6 +395,82 @@ fn start_aws_controller(env: &mut Env, fake: u16, queue: &str) -> usize {
     env.start_program(&program, &args, &vars, metrics_port, health_port)
 }
 
+/// The EC2NodeClass `name`: the default one renamed.
+fn class_named(name: &str) -> String {
+    NODECLASS.replace(
+        "metadata: {name: default}",
+        &format!("metadata: {{name: {name}}}"),
+    )
+}
+
+/// The NodePool `name` on the EC2NodeClass of the same name: the default one renamed.
+fn pool_named(name: &str) -> String {
+    NODEPOOL
+        .replace(
+            "metadata: {name: default}",
+            &format!("metadata: {{name: {name}}}"),
+        )
+        .replace(
+            "kind: EC2NodeClass, name: default",
+            &format!("kind: EC2NodeClass, name: {name}"),
+        )
+}
+
+/// The NodeClaims of NodePool `pool`.
+fn pool_claims(env: &Env, pool: &str) -> Vec<NodeClaim> {
+    env.nodeclaims()
+        .into_iter()
+        .filter(|c| {
+            c.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("karpenter.sh/nodepool"))
+                .map(String::as_str)
+                == Some(pool)
+        })
+        .collect()
+}
+
+/// Scale Deployment `dense/<deployment>` to nothing, delete NodePool `pool`, wait for its
+/// NodeClaims to go, then delete its EC2NodeClass (of the same name).
+fn remove_pool(env: &Env, deployment: &str, pool: &str) {
+    env.scale("dense", deployment, 0);
+    env.delete::<NodePool>(pool);
+    env.wait(
+        &format!("the {pool} pool's NodeClaims gone"),
+        4 * MINUTE,
+        |env| match pool_claims(env, pool).len() {
+            0 => Ok(()),
+            left => Err(format!("{left} left")),
+        },
+    );
+    env.delete::<EC2NodeClass>(pool);
+}
+
+/// The names of the launch templates tagged `tag` = `value` (none when the call fails).
+fn template_names(env: &Env, aws: &Clients, tag: &str, value: &str) -> Vec<String> {
+    let answer = env.rt.block_on(
+        aws.ec2
+            .describe_launch_templates()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{tag}"))
+                    .values(value)
+                    .build(),
+            )
+            .send(),
+    );
+    answer
+        .ok()
+        .map(|t| {
+            t.launch_templates()
+                .iter()
+                .filter_map(|t| t.launch_template_name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn running_ids(seen: &Seen) -> Vec<String> {
     seen.iter()
         .filter(|(_, (_, s, _, _))| s == "running" || s == "pending")
@@ -477,22 +553,11 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
 
     // the NodePool's NodeClassReady follows the class's Ready condition: True here, False
     // (with the class's message) for a pool whose class finds no subnet
-    env.create::<EC2NodeClass>(
-        &NODECLASS
-            .replace("metadata: {name: default}", "metadata: {name: nowhere}")
-            .replace(
-                "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]",
-                "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: nowhere}}]",
-            ),
-    );
-    env.create::<NodePool>(
-        &NODEPOOL
-            .replace("metadata: {name: default}", "metadata: {name: nowhere}")
-            .replace(
-                "kind: EC2NodeClass, name: default",
-                "kind: EC2NodeClass, name: nowhere",
-            ),
-    );
+    env.create::<EC2NodeClass>(&class_named("nowhere").replace(
+        "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: test}}]",
+        "subnetSelectorTerms: [{tags: {karpenter.sh/discovery: nowhere}}]",
+    ));
+    env.create::<NodePool>(&pool_named("nowhere"));
     let class_ready = |env: &Env, pool: &str| -> Option<(String, String)> {
         let np = env
             .list::<NodePool>()
@@ -552,26 +617,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
         assert_eq!(image.as_deref(), Some(first_ami.as_str()), "{name}");
     }
     // the launch templates carry AL2023 user data for this cluster and pool
-    let templates = env.rt.block_on(
-        aws.ec2
-            .describe_launch_templates()
-            .filters(
-                Filter::builder()
-                    .name("tag:eks:eks-cluster-name")
-                    .values(CLUSTER)
-                    .build(),
-            )
-            .send(),
-    );
-    let names: Vec<String> = templates
-        .ok()
-        .map(|t| {
-            t.launch_templates()
-                .iter()
-                .filter_map(|t| t.launch_template_name().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = template_names(&env, &aws, "eks:eks-cluster-name", CLUSTER);
     assert!(
         !names.is_empty() && names.iter().all(|n| n.starts_with("karpenter.k8s.aws/")),
         "{names:?}"
@@ -653,22 +699,11 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
 
     // a class with kubelet maxPods: 4 shapes its pool's instance types: claims are sized
     // for four pods each and say so in capacity and allocatable, the default pool unchanged
-    env.create::<EC2NodeClass>(
-        &NODECLASS
-            .replace("metadata: {name: default}", "metadata: {name: dense}")
-            .replace(
-                "  tags: {team: platform}",
-                "  tags: {team: platform}\n  kubelet: {maxPods: 4}",
-            ),
-    );
-    env.create::<NodePool>(
-        &NODEPOOL
-            .replace("metadata: {name: default}", "metadata: {name: dense}")
-            .replace(
-                "kind: EC2NodeClass, name: default",
-                "kind: EC2NodeClass, name: dense",
-            ),
-    );
+    env.create::<EC2NodeClass>(&class_named("dense").replace(
+        "  tags: {team: platform}",
+        "  tags: {team: platform}\n  kubelet: {maxPods: 4}",
+    ));
+    env.create::<NodePool>(&pool_named("dense"));
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: dense}");
     env.create::<Deployment>(&deployment("dense", "tiny", 6, "100m", "64Mi").replace(
         "containers:",
@@ -677,18 +712,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     env.wait("the six dense pods running", 4 * MINUTE, |env| {
         all_running(env, "dense", 6)
     });
-    let dense: Vec<NodeClaim> = env
-        .nodeclaims()
-        .into_iter()
-        .filter(|c| {
-            c.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("karpenter.sh/nodepool"))
-                .map(String::as_str)
-                == Some("dense")
-        })
-        .collect();
+    let dense = pool_claims(&env, "dense");
     assert!(
         dense.len() >= 2,
         "{} NodeClaims for six pods at four per node",
@@ -725,21 +749,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
             c.metadata.name
         );
     }
-    env.scale("dense", "tiny", 0);
-    env.delete::<NodePool>("dense");
-    env.wait("the dense NodeClaims gone", 4 * MINUTE, |env| {
-        let left = env
-            .nodeclaims()
-            .iter()
-            .filter(|c| dense.iter().any(|d| d.metadata.name == c.metadata.name))
-            .count();
-        if left == 0 {
-            Ok(())
-        } else {
-            Err(format!("{left} left"))
-        }
-    });
-    env.delete::<EC2NodeClass>("dense");
+    remove_pool(&env, "tiny", "dense");
 
     // a capacity reservation (answered by the fake: moto has none) selected by a class
     // shows in its status and becomes a reserved offering; a pool allowing only reserved
@@ -750,9 +760,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
         r#"[{"id": "cr-0123456789abcdef0", "instanceType": "m5.large", "zone": "us-east-1b", "available": 1}]"#,
     );
     env.create::<EC2NodeClass>(
-        &NODECLASS
-            .replace("metadata: {name: default}", "metadata: {name: reserved}")
-            .replace(
+        &class_named("reserved").replace(
                 "  tags: {team: platform}",
                 "  tags: {team: platform}\n  capacityReservationSelectorTerms: [{id: cr-0123456789abcdef0}]",
             ),
@@ -780,18 +788,10 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
             Err(format!("{ids:?}, ready {ready}"))
         }
     });
-    env.create::<NodePool>(
-        &NODEPOOL
-            .replace("metadata: {name: default}", "metadata: {name: reserved}")
-            .replace(
-                "kind: EC2NodeClass, name: default",
-                "kind: EC2NodeClass, name: reserved",
-            )
-            .replace(
-                "- {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}",
-                "- {key: karpenter.sh/capacity-type, operator: In, values: [reserved]}",
-            ),
-    );
+    env.create::<NodePool>(&pool_named("reserved").replace(
+        "- {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}",
+        "- {key: karpenter.sh/capacity-type, operator: In, values: [reserved]}",
+    ));
     env.create::<Deployment>(&deployment("dense", "held", 1, "500m", "512Mi").replace(
         "containers:",
         "nodeSelector: {karpenter.sh/nodepool: reserved}\n      containers:",
@@ -799,18 +799,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     env.wait("the reserved pod running", 4 * MINUTE, |env| {
         all_running(env, "dense", 1)
     });
-    let held: Vec<NodeClaim> = env
-        .nodeclaims()
-        .into_iter()
-        .filter(|c| {
-            c.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("karpenter.sh/nodepool"))
-                .map(String::as_str)
-                == Some("reserved")
-        })
-        .collect();
+    let held = pool_claims(&env, "reserved");
     assert_eq!(held.len(), 1, "one NodeClaim for the reserved pool");
     let labels = held[0].metadata.labels.clone().unwrap_or_default();
     for (k, v) in [
@@ -828,26 +817,7 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
             "{k} of {labels:?}"
         );
     }
-    let templates = env.rt.block_on(
-        aws.ec2
-            .describe_launch_templates()
-            .filters(
-                Filter::builder()
-                    .name("tag:karpenter.sh/nodepool")
-                    .values("reserved")
-                    .build(),
-            )
-            .send(),
-    );
-    let names: Vec<String> = templates
-        .ok()
-        .map(|t| {
-            t.launch_templates()
-                .iter()
-                .filter_map(|t| t.launch_template_name().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = template_names(&env, &aws, "karpenter.sh/nodepool", "reserved");
     let mut targets = Vec::new();
     for name in &names {
         let versions = env.rt.block_on(
@@ -872,36 +842,13 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
         }
     }
     assert_eq!(targets, ["cr-0123456789abcdef0"], "templates {names:?}");
-    env.scale("dense", "held", 0);
-    env.delete::<NodePool>("reserved");
-    env.wait("the reserved NodeClaim gone", 4 * MINUTE, |env| {
-        let left = env
-            .nodeclaims()
-            .iter()
-            .filter(|c| held.iter().any(|d| d.metadata.name == c.metadata.name))
-            .count();
-        if left == 0 {
-            Ok(())
-        } else {
-            Err(format!("{left} left"))
-        }
-    });
-    env.delete::<EC2NodeClass>("reserved");
+    remove_pool(&env, "held", "reserved");
 
     // a launch template EC2 loses (deleted behind the controller's back while it still
     // counts it as made): the next launch from it fails with InvalidLaunchTemplateName,
     // the template is made again and the fleet sent once more
-    env.create::<EC2NodeClass>(
-        &NODECLASS.replace("metadata: {name: default}", "metadata: {name: lost}"),
-    );
-    env.create::<NodePool>(
-        &NODEPOOL
-            .replace("metadata: {name: default}", "metadata: {name: lost}")
-            .replace(
-                "kind: EC2NodeClass, name: default",
-                "kind: EC2NodeClass, name: lost",
-            ),
-    );
+    env.create::<EC2NodeClass>(&class_named("lost"));
+    env.create::<NodePool>(&pool_named("lost"));
     let apart = "affinity: {podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: \
                  [{topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: apart}}}]}}\n      \
                  nodeSelector: {karpenter.sh/nodepool: lost}";
@@ -911,28 +858,8 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     env.wait("the first apart pod running", 2 * MINUTE, |env| {
         all_running(env, "dense", 1)
     });
-    let lost_templates = |aws: &Clients, env: &Env| -> Vec<String> {
-        let answer = env.rt.block_on(
-            aws.ec2
-                .describe_launch_templates()
-                .filters(
-                    Filter::builder()
-                        .name("tag:karpenter.sh/nodepool")
-                        .values("lost")
-                        .build(),
-                )
-                .send(),
-        );
-        answer
-            .ok()
-            .map(|t| {
-                t.launch_templates()
-                    .iter()
-                    .filter_map(|t| t.launch_template_name().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let lost_templates =
+        |aws: &Clients, env: &Env| template_names(env, aws, "karpenter.sh/nodepool", "lost");
     // one template per (AMI, max pods) group of the claim's types
     let made = lost_templates(&aws, &env);
     assert!(!made.is_empty());
@@ -969,42 +896,14 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .any(|text| text.contains("launch template lost by EC2, made again"));
     assert!(logged, "no retry logged in {}", log_dir.display());
-    env.scale("dense", "apart", 0);
-    env.delete::<NodePool>("lost");
-    env.wait("the lost pool's NodeClaims gone", 4 * MINUTE, |env| {
-        let left = env
-            .nodeclaims()
-            .iter()
-            .filter(|c| {
-                c.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("karpenter.sh/nodepool"))
-                    .map(String::as_str)
-                    == Some("lost")
-            })
-            .count();
-        if left == 0 {
-            Ok(())
-        } else {
-            Err(format!("{left} left"))
-        }
-    });
-    env.delete::<EC2NodeClass>("lost");
+    remove_pool(&env, "apart", "lost");
 
     // a spot interruption warning for one instance: its NodeClaim goes, a new one comes
     // (chosen now: consolidation may have replaced the first NodeClaims meanwhile)
-    let victim = env
-        .nodeclaims()
+    let victim = pool_claims(&env, "default")
         .into_iter()
         .find(|c| {
             c.metadata.deletion_timestamp.is_none()
-                && c.metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("karpenter.sh/nodepool"))
-                    .map(String::as_str)
-                    == Some("default")
                 && e2e::conditions(c).get("Initialized").map(String::as_str) == Some("True")
         })
         .unwrap_or_else(|| panic!("no initialized NodeClaim of the default pool"));

@@ -75,6 +75,32 @@ pub fn launched_node(state: &mut ClusterState, name: &str, m: Machine<'_>) {
     });
 }
 
+/// Put pod `spec` (owned by `owner`, created at time 0) into `state`, not bound;
+/// `unschedulable` as kube-scheduler marks it.
+pub fn put_pod(
+    state: &mut ClusterState,
+    spec: PendingPod,
+    owner: &str,
+    unschedulable: bool,
+    do_not_disrupt: bool,
+    critical: bool,
+) {
+    state.put_pod(PodState {
+        id: spec.id.clone(),
+        spec: Arc::new(spec),
+        owner: Some(owner.into()),
+        node: None,
+        created: 0,
+        bound_at: None,
+        unschedulable,
+        priority: 0,
+        deletion_cost: 0,
+        do_not_disrupt,
+        critical,
+        terminating: false,
+    });
+}
+
 /// Pod `default/<id>` of app `app` requesting `requests`, bound to `on`; returns its id.
 pub fn bound_pod(
     state: &mut ClusterState,
@@ -86,26 +112,14 @@ pub fn bound_pod(
     critical: bool,
 ) -> String {
     let id = format!("default/{id}");
-    state.put_pod(PodState {
+    let spec = PendingPod {
         id: id.clone(),
-        spec: Arc::new(PendingPod {
-            id: id.clone(),
-            namespace: "default".into(),
-            labels: [("app".to_string(), app.to_string())].into(),
-            requests,
-            ..PendingPod::default()
-        }),
-        owner: Some(app.into()),
-        node: None,
-        created: 0,
-        bound_at: None,
-        unschedulable: false,
-        priority: 0,
-        deletion_cost: 0,
-        do_not_disrupt,
-        critical,
-        terminating: false,
-    });
+        namespace: "default".into(),
+        labels: [("app".to_string(), app.to_string())].into(),
+        requests,
+        ..PendingPod::default()
+    };
+    put_pod(state, spec, app, false, do_not_disrupt, critical);
     state.bind(&id, on, 0);
     id
 }
