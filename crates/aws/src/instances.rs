@@ -97,7 +97,7 @@ pub fn instance(i: &Ec2Instance, catalog: &[InstanceType]) -> Option<Instance> {
             let mut o = o.clone();
             if let Some(id) = reservation {
                 o.capacity_type = capacity_type.into();
-                o.price /= crate::reservations::RESERVED_PRICE_DIVISOR;
+                o.price = crate::reservations::reserved_price(o.price);
                 o.reservation_id = Some(id.to_string());
             }
             o

@@ -17,6 +17,11 @@ use crate::selectors;
 /// Upstream's divisor of the on-demand price for a reserved offering.
 pub const RESERVED_PRICE_DIVISOR: f64 = 10_000_000.0;
 
+/// The price of a reserved offering whose type costs `on_demand` per hour on demand.
+pub fn reserved_price(on_demand: f64) -> f64 {
+    on_demand / RESERVED_PRICE_DIVISOR
+}
+
 /// One active reservation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ReservationInfo {
@@ -127,7 +132,7 @@ pub fn add_offerings(
                 zone: r.zone.clone(),
                 zone_id: od.zone_id.clone(),
                 capacity_type: labels::CAPACITY_TYPE_RESERVED.into(),
-                price: od.price / RESERVED_PRICE_DIVISOR,
+                price: reserved_price(od.price),
                 available: left > 0 && od.price > 0.0,
                 reservation_id: Some(r.id.clone()),
                 reservation_capacity: Some(left),

@@ -21,10 +21,9 @@ pub type Catalog = Arc<Vec<InstanceType>>;
 pub struct CatalogCache {
     /// Names of the types some NodePool can use (computed on first use per setup).
     usable: Option<BTreeSet<String>>,
-    /// The cloud's catalog and each pool's, as last returned.
-    sources: Option<(Catalog, Vec<Catalog>)>,
-    /// The combined catalog made from them.
-    combined: Option<Catalog>,
+    /// The cloud's catalog and each pool's, as last returned, and the combined catalog
+    /// made from them.
+    last: Option<(Catalog, Vec<Catalog>, Catalog)>,
 }
 
 impl CatalogCache {
@@ -43,12 +42,19 @@ impl CatalogCache {
             .iter()
             .map(|p| cloud.instance_types_for(&p.name, now))
             .collect();
-        if let (Some((b, pp)), Some(combined)) = (&self.sources, &self.combined)
+        if let Some((b, pp, combined)) = &self.last
             && Arc::ptr_eq(b, &base)
             && pp.len() == per_pool.len()
             && pp.iter().zip(&per_pool).all(|(a, b)| Arc::ptr_eq(a, b))
         {
             return Arc::clone(combined);
+        }
+        // each distinct catalog once (pools sharing a shaping share its Arc)
+        let mut distinct: Vec<&Catalog> = Vec::new();
+        for c in std::iter::once(&base).chain(&per_pool) {
+            if !distinct.iter().any(|d| Arc::ptr_eq(d, c)) {
+                distinct.push(c);
+            }
         }
         let pools = &setup.pools;
         let usable = self.usable.get_or_insert_with(|| {
@@ -56,37 +62,39 @@ impl CatalogCache {
                 .iter()
                 .map(|p| p.requirements.to_requirements())
                 .collect();
-            std::iter::once(&base)
-                .chain(&per_pool)
+            distinct
+                .iter()
                 .flat_map(|c| c.iter())
                 .filter(|t| requirements.iter().any(|r| t.satisfies(r)))
                 .map(|t| t.name.clone())
                 .collect()
         });
-        // one filtered copy per distinct catalog, identity kept for the combination
-        let mut filtered: Vec<(Catalog, Catalog)> = Vec::new();
-        let mut filter = |c: &Catalog| -> Catalog {
-            if let Some((_, f)) = filtered.iter().find(|(s, _)| Arc::ptr_eq(s, c)) {
-                return Arc::clone(f);
-            }
-            let f: Catalog = Arc::new(
-                c.iter()
+        // the usable part of each, identity kept for the combination
+        let filtered: Vec<(&Catalog, Catalog)> = distinct
+            .iter()
+            .map(|c| {
+                let f: Vec<InstanceType> = c
+                    .iter()
                     .filter(|t| usable.contains(&t.name))
                     .cloned()
-                    .collect(),
-            );
-            filtered.push((Arc::clone(c), Arc::clone(&f)));
-            f
+                    .collect();
+                (*c, Arc::new(f))
+            })
+            .collect();
+        let usable_of = |c: &Catalog| -> Catalog {
+            filtered
+                .iter()
+                .find(|(s, _)| Arc::ptr_eq(s, c))
+                .map_or_else(|| Arc::clone(c), |(_, f)| Arc::clone(f))
         };
-        let base_f = filter(&base);
-        let per_pool_f: Vec<Catalog> = per_pool.iter().map(&mut filter).collect();
+        let base_f = usable_of(&base);
+        let per_pool_f: Vec<Catalog> = per_pool.iter().map(usable_of).collect();
         for p in &mut setup.pools {
             p.instance_types = None;
         }
         let combined =
             karpenter_scheduling::per_pool_catalog(&base_f, &mut setup.pools, &per_pool_f);
-        self.sources = Some((base, per_pool));
-        self.combined = Some(Arc::clone(&combined));
+        self.last = Some((base, per_pool, Arc::clone(&combined)));
         combined
     }
 }

@@ -123,14 +123,15 @@ impl AwsCloud {
         let mut groups: BTreeMap<(String, i64, Option<String>), TemplateOptions> = BTreeMap::new();
         // a reserved launch targets its reservation through the template; a capacity block
         // also changes the fleet's target capacity type
-        let reservation_of = |id: &str| resolved.reservations.iter().find(|r| r.id == id);
-        let capacity_block = picked.iter().any(|c| {
-            c.offering
-                .reservation_id
-                .as_deref()
-                .and_then(reservation_of)
-                .is_some_and(|r| r.reservation_type == "capacity-block")
-        });
+        let is_block = |id: &str| {
+            resolved
+                .reservations
+                .iter()
+                .any(|r| r.id == id && r.reservation_type == "capacity-block")
+        };
+        let capacity_block = picked
+            .iter()
+            .any(|c| c.offering.reservation_id.as_deref().is_some_and(is_block));
         let mut images = BTreeMap::new();
         let mut candidates = Vec::new();
         for c in &picked {
@@ -171,8 +172,7 @@ impl AwsCloud {
                         capacity_reservation: c.offering.reservation_id.as_ref().map(|id| {
                             template::ReservationTarget {
                                 id: id.clone(),
-                                capacity_block: reservation_of(id)
-                                    .is_some_and(|r| r.reservation_type == "capacity-block"),
+                                capacity_block: is_block(id),
                             }
                         }),
                     },

@@ -29,38 +29,27 @@ impl AwsCloud {
             }
         }
         self.listed.replace(None);
+        // one call's answer for instance `id` (provider id `p`)
+        let answer = |call: &Result<Vec<String>, AwsError>, id: &String, p: &str| match call {
+            Ok(before) if before.contains(id) => Err(not_found(p)),
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Err(not_found(p)),
+            Err(e) => Err(e.clone().into()),
+        };
         for chunk in known.chunks(TERMINATE_BATCH) {
             let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
-            match self.terminate_call(ids) {
-                Ok(terminated_before) => {
-                    for (i, id) in chunk {
-                        out[*i] = if terminated_before.contains(id) {
-                            Err(not_found(&provider_ids[*i]))
-                        } else {
-                            Ok(())
-                        };
-                    }
-                }
-                Err(e) if e.is_not_found() && chunk.len() > 1 => {
-                    for (i, id) in chunk {
-                        out[*i] = match self.terminate_call(vec![id.clone()]) {
-                            Ok(before) if before.contains(id) => Err(not_found(&provider_ids[*i])),
-                            Ok(_) => Ok(()),
-                            Err(e) if e.is_not_found() => Err(not_found(&provider_ids[*i])),
-                            Err(e) => Err(e.into()),
-                        };
-                    }
-                }
-                Err(e) if e.is_not_found() => {
-                    for (i, _) in chunk {
-                        out[*i] = Err(not_found(&provider_ids[*i]));
-                    }
-                }
-                Err(e) => {
-                    for (i, _) in chunk {
-                        out[*i] = Err(e.clone().into());
-                    }
-                }
+            let call = self.terminate_call(ids);
+            let one_unknown = chunk.len() > 1 && call.as_ref().is_err_and(AwsError::is_not_found);
+            for (i, id) in chunk {
+                out[*i] = if one_unknown {
+                    answer(
+                        &self.terminate_call(vec![id.clone()]),
+                        id,
+                        &provider_ids[*i],
+                    )
+                } else {
+                    answer(&call, id, &provider_ids[*i])
+                };
             }
         }
         out
