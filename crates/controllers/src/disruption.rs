@@ -124,6 +124,21 @@ impl Disruption {
         for cmd in &decision.commands {
             let reason = reason_str(cmd.reason);
             let method = cmd.method.as_str();
+            recorder.moves.push(crate::events::Move {
+                at: now,
+                reason,
+                node_pool: cmd
+                    .candidates
+                    .first()
+                    .and_then(|n| pool_of.get(n))
+                    .cloned()
+                    .unwrap_or_default(),
+                nodes: cmd.candidates.len(),
+                replacements: cmd.replacements.len(),
+                replacement_price: cmd.replacements.iter().map(|r| r.price).sum(),
+                savings_per_hour: cmd.savings_per_hour,
+                pods: cmd.candidates.iter().map(|n| state.pod_count(n)).sum(),
+            });
             recorder.count(
                 "karpenter_voluntary_disruption_decisions_total",
                 &[
@@ -255,6 +270,45 @@ impl Disruption {
             }
         }
         self.queue = keep;
+        self.release_orphans(state, now, recorder);
+    }
+
+    /// Candidates marked and tainted by a command this controller no longer holds (it
+    /// restarted, or lost its lease, mid-command) are released, as upstream does on start:
+    /// the `karpenter.sh/disrupted` taint and the disruption mark come off, so the node takes
+    /// pods again and a later decision may pick it anew.
+    fn release_orphans(&mut self, state: &mut ClusterState, now: Time, recorder: &mut Recorder) {
+        let queued: BTreeSet<&str> = self
+            .queue
+            .iter()
+            .flat_map(|q| q.candidates.iter().map(String::as_str))
+            .collect();
+        let orphans: Vec<(String, Option<String>)> = state
+            .claims()
+            .values()
+            .filter(|c| c.deleting_since.is_none() && !queued.contains(c.name.as_str()))
+            .filter(|c| {
+                c.disruption.is_some()
+                    || c.node.as_ref().is_some_and(|n| {
+                        state.nodes().get(n).is_some_and(|n| {
+                            !n.deleting && n.taints.iter().any(|t| t.key == taints::DISRUPTED_KEY)
+                        })
+                    })
+            })
+            .map(|c| (c.name.clone(), c.node.clone()))
+            .collect();
+        for (claim, node) in orphans {
+            state.update_claim(&claim, |c| c.disruption = None);
+            if let Some(n) = node {
+                state.update_node(&n, |n| n.taints.retain(|t| t.key != taints::DISRUPTED_KEY));
+            }
+            recorder.event(
+                now,
+                "DisruptionFailed",
+                format!("NodeClaim/{claim}"),
+                "no command holds this candidate (the controller restarted); released".into(),
+            );
+        }
     }
 }
 

@@ -18,11 +18,35 @@ pub struct Event {
     pub message: String,
 }
 
+/// One disruption command carried out, for the simulator's churn report (the controller
+/// clears these with its events).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Move {
+    /// When.
+    pub at: Time,
+    /// `Empty`, `Underutilized`, `Drifted` or `Expired`.
+    pub reason: &'static str,
+    /// The candidates' NodePool.
+    pub node_pool: String,
+    /// Nodes removed.
+    pub nodes: usize,
+    /// Replacements launched.
+    pub replacements: usize,
+    /// Price per hour of the replacements.
+    pub replacement_price: f64,
+    /// Candidates' prices minus replacements' prices, USD per hour.
+    pub savings_per_hour: f64,
+    /// Pods on the candidates (evicted and restarted by the move).
+    pub pods: usize,
+}
+
 /// Event log and counters.
 #[derive(Debug, Clone, Default)]
 pub struct Recorder {
     /// Events in order.
     pub events: Vec<Event>,
+    /// Disruption commands in order.
+    pub moves: Vec<Move>,
     /// Counters by metric name with labels, e.g.
     /// `karpenter_nodeclaims_created_total{nodepool="default",reason="provisioning"}`.
     pub counters: BTreeMap<String, f64>,

@@ -20,7 +20,7 @@ pub mod state;
 pub mod termination;
 pub mod writes;
 
-pub use events::{Event, Recorder};
+pub use events::{Event, Move, Recorder};
 pub use input::Setup;
 pub use karpenter::{Karpenter, Settings};
 pub use state::{ClaimState, ClusterState, IntOrPercent, Launched, NodeState, Pdb, PodState};

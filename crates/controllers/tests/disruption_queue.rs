@@ -1,7 +1,8 @@
 //! The disruption loop's orchestration queue (upstream §4.6) through the controller's
 //! public API: a replacing command taints its candidate and launches the replacement
 //! first; once the replacement is initialized the candidate is deleted; if the replacement
-//! disappears the command rolls back (taint and mark removed, nothing deleted).
+//! disappears the command rolls back (taint and mark removed, nothing deleted); after a
+//! restart, a candidate no command holds any more is released the same way.
 
 mod common;
 
@@ -194,4 +195,32 @@ fn an_initialized_replacement_lets_the_candidate_go() {
     d.due(&mut state, HOUR + 3 * SECOND, &mut rec);
     assert_eq!(d.queued(), 0);
     assert!(state.claims()["claim-old"].deleting_since.is_some());
+}
+
+#[test]
+fn a_restart_mid_command_releases_the_candidate() {
+    let types = catalog();
+    let (setup, mut state) = cluster(&types);
+    let mut d = Disruption::default();
+    let mut rec = Recorder::default();
+    start(&setup, &mut state, &mut d, &mut rec);
+    // the process restarts: its queue is gone, the mark and the taint are in the cluster
+    let mut fresh = Disruption::default();
+    fresh.due(&mut state, HOUR + SECOND, &mut rec);
+    let old = &state.claims()["claim-old"];
+    assert_eq!(old.disruption, None, "the orphaned mark is removed");
+    assert!(old.deleting_since.is_none(), "the candidate is kept");
+    assert!(
+        state.nodes()["old"]
+            .taints
+            .iter()
+            .all(|t| t.key != taints::DISRUPTED_KEY),
+        "the orphaned taint is removed, the node takes pods again"
+    );
+    assert_eq!(state.pod_count("old"), 1, "nothing lost");
+    assert!(
+        rec.events
+            .iter()
+            .any(|e| e.reason == "DisruptionFailed" && e.object == "NodeClaim/claim-old")
+    );
 }

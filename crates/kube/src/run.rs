@@ -404,6 +404,7 @@ impl<C: CloudProvider> Loop<'_, C> {
             handle.spawn(crate::events::post(self.client.clone(), events));
         }
         self.karpenter.recorder.events.clear();
+        self.karpenter.recorder.moves.clear();
         wake
     }
 
