@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod ice;
+pub mod latency;
 pub mod launch;
 pub mod rng;
 pub mod sim;

@@ -1,5 +1,6 @@
 //! A simulated cloud behind the [`CloudProvider`] port: launches from a real catalog with
-//! upstream's launch rules, a configurable boot latency, capacity limits per offering
+//! upstream's launch rules, a boot latency drawn per instance, API errors at a rate,
+//! capacity limits per offering
 //! (insufficient-capacity errors feed a 3-minute unavailability cache, as upstream's ICE
 //! cache), shortages in time windows, spot interruptions with a two-minute notice, and a
 //! ledger of what every instance cost. Seeded and deterministic.
@@ -13,6 +14,7 @@ use karpenter_model::time::{MINUTE, Time};
 use karpenter_model::wellknown::labels;
 
 use crate::ice::{IceCache, node_labels};
+use crate::latency::Latency;
 use crate::launch::choices;
 use crate::rng::Rng;
 use crate::{
@@ -68,7 +70,9 @@ pub struct CapacityLimit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// From launch to a running instance.
-    pub boot_latency: Time,
+    pub boot: Latency,
+    /// Share of launch calls that fail with a retryable API error (throttling), 0 to 1.
+    pub api_error_rate: f64,
     /// Limits on concurrently running instances.
     pub capacity: Vec<CapacityLimit>,
     /// Image every instance runs.
@@ -80,12 +84,34 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
-            boot_latency: 30_000,
+            boot: Latency::fixed(30_000),
+            api_error_rate: 0.0,
             capacity: Vec::new(),
             image_id: "ami-0sim000000000000".into(),
             seed: 1,
         }
     }
+}
+
+/// One instance's life, for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Instance type.
+    pub instance_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Capacity type.
+    pub capacity_type: String,
+    /// NodePool or node group.
+    pub node_pool: String,
+    /// What it cost per hour.
+    pub price: f64,
+    /// What the same type would cost on demand in the same zone, per hour.
+    pub on_demand_price: f64,
+    /// Launched at.
+    pub launched_at: Time,
+    /// Terminated at (None while it runs).
+    pub ended_at: Option<Time>,
 }
 
 /// A window in which matching offerings have no capacity at all.
@@ -115,6 +141,17 @@ pub struct SimCloud {
     spent: f64,
     /// Launch attempts that failed with insufficient capacity.
     pub capacity_errors: u64,
+    /// Launch calls that failed with an injected API error.
+    pub api_errors: u64,
+    /// Per instance: when it runs (launch plus its drawn boot latency).
+    running_at: BTreeMap<String, Time>,
+    /// Per instance: the on-demand price of its type in its zone.
+    on_demand_price: BTreeMap<String, f64>,
+    /// Every instance that has ended.
+    ledger: Vec<Record>,
+    /// Draws of boot latencies and API errors (apart from interruption choices, so adding a
+    /// fault does not change which instances a storm picks).
+    faults: Rng,
     /// The catalog with ICE applied, and until when it stays valid.
     view: RefCell<Option<(Time, Arc<Vec<InstanceType>>)>>,
 }
@@ -123,6 +160,7 @@ impl SimCloud {
     /// A cloud selling `catalog`.
     pub fn new(catalog: Vec<InstanceType>, config: SimConfig) -> Self {
         let rng = Rng::new(config.seed);
+        let faults = Rng::new(config.seed ^ 0x5eed_fa17);
         SimCloud {
             catalog,
             config,
@@ -136,13 +174,23 @@ impl SimCloud {
             next_id: 1,
             spent: 0.0,
             capacity_errors: 0,
+            api_errors: 0,
+            running_at: BTreeMap::new(),
+            on_demand_price: BTreeMap::new(),
+            ledger: Vec::new(),
+            faults,
             view: RefCell::new(None),
         }
     }
 
-    /// The boot latency.
-    pub fn boot_latency(&self) -> Time {
-        self.config.boot_latency
+    /// The boot latency distribution.
+    pub fn boot(&self) -> Latency {
+        self.config.boot
+    }
+
+    /// When the instance runs (or ran): its launch plus its boot latency.
+    pub fn running_at(&self, provider_id: &str) -> Option<Time> {
+        self.running_at.get(provider_id).copied()
     }
 
     /// Matching offerings have no capacity in `[from, until)`.
@@ -187,9 +235,9 @@ impl SimCloud {
 
     /// Move instances along: booted ones run, reclaimed ones terminate.
     pub fn advance(&mut self, now: Time) {
-        let boot = self.config.boot_latency;
         for i in self.instances.values_mut() {
-            if i.state == InstanceState::Pending && now >= i.launched_at + boot {
+            let runs = self.running_at.get(&i.provider_id).copied();
+            if i.state == InstanceState::Pending && runs.is_none_or(|t| now >= t) {
                 i.state = InstanceState::Running;
             }
         }
@@ -214,7 +262,7 @@ impl SimCloud {
             .instances
             .values()
             .filter(|i| i.state == InstanceState::Pending)
-            .map(|i| i.launched_at + self.config.boot_latency);
+            .filter_map(|i| self.running_at.get(&i.provider_id).copied());
         boots.chain(self.reclaim.values().copied()).min()
     }
 
@@ -243,27 +291,46 @@ impl SimCloud {
         self.next_id - 1
     }
 
-    fn terminate(&mut self, provider_id: &str, now: Time) -> bool {
-        match self.instances.remove(provider_id) {
-            Some(i) => {
-                self.spent += i.price * hours(now - i.launched_at);
-                self.ended.insert(provider_id.to_string(), now);
-                true
-            }
-            None => false,
+    /// Every instance launched so far, ended or not (ended ones first, in order of ending).
+    pub fn records(&self) -> Vec<Record> {
+        let mut out = self.ledger.clone();
+        out.extend(self.instances.values().map(|i| self.record(i, None)));
+        out
+    }
+
+    fn record(&self, i: &Instance, ended_at: Option<Time>) -> Record {
+        Record {
+            instance_type: i.instance_type.clone(),
+            zone: i.zone.clone(),
+            capacity_type: i.capacity_type.clone(),
+            node_pool: i.node_pool.clone(),
+            price: i.price,
+            on_demand_price: self
+                .on_demand_price
+                .get(&i.provider_id)
+                .copied()
+                .unwrap_or(i.price),
+            launched_at: i.launched_at,
+            ended_at,
         }
     }
 
-    fn short(&self, instance_type: &str, zone: &str, ct: &str, now: Time) -> bool {
+    /// How many more instances of the offering fit under the capacity limits at `now`:
+    /// `Some(0)` in a shortage, `None` when no limit applies (the capacity-optimized
+    /// allocation strategy's signal of pool depth).
+    pub fn headroom(&self, instance_type: &str, zone: &str, ct: &str, now: Time) -> Option<u32> {
         let in_window = self
             .shortages
             .iter()
             .any(|s| s.from <= now && now < s.until && s.matching.matches(instance_type, zone, ct));
         if in_window {
-            return true;
+            return Some(0);
         }
-        self.config.capacity.iter().any(|limit| {
-            limit.matching.matches(instance_type, zone, ct) && {
+        self.config
+            .capacity
+            .iter()
+            .filter(|limit| limit.matching.matches(instance_type, zone, ct))
+            .map(|limit| {
                 let used = self
                     .instances
                     .values()
@@ -273,9 +340,28 @@ impl SimCloud {
                             .matches(&i.instance_type, &i.zone, &i.capacity_type)
                     })
                     .count();
-                used >= limit.max as usize
+                limit.max.saturating_sub(used as u32)
+            })
+            .min()
+    }
+
+    fn terminate(&mut self, provider_id: &str, now: Time) -> bool {
+        match self.instances.remove(provider_id) {
+            Some(i) => {
+                self.spent += i.price * hours(now - i.launched_at);
+                self.ended.insert(provider_id.to_string(), now);
+                let record = self.record(&i, Some(now));
+                self.ledger.push(record);
+                self.running_at.remove(provider_id);
+                self.on_demand_price.remove(provider_id);
+                true
             }
-        })
+            None => false,
+        }
+    }
+
+    fn short(&self, instance_type: &str, zone: &str, ct: &str, now: Time) -> bool {
+        self.headroom(instance_type, zone, ct, now) == Some(0)
     }
 }
 
@@ -285,6 +371,12 @@ fn hours(ms: Time) -> f64 {
 
 impl CloudProvider for SimCloud {
     fn create(&mut self, request: &LaunchRequest, now: Time) -> Result<Instance, CloudError> {
+        if self.config.api_error_rate > 0.0 && self.faults.next_f64() < self.config.api_error_rate {
+            self.api_errors += 1;
+            return Err(CloudError::Other(
+                "RequestLimitExceeded: request limit exceeded (injected)".into(),
+            ));
+        }
         let ice = &self.ice;
         let not_iced = |t: &InstanceType, o: &karpenter_model::Offering| !ice.is_iced(t, o, now);
         let options = choices(request, &self.catalog, &not_iced)?;
@@ -335,6 +427,19 @@ impl CloudProvider for SimCloud {
             allocatable: t.allocatable(),
             capacity: t.capacity.clone(),
         };
+        let on_demand = t
+            .offerings
+            .iter()
+            .filter(|x| x.capacity_type == labels::CAPACITY_TYPE_ON_DEMAND)
+            .min_by(|a, b| {
+                (a.zone != o.zone, a.price)
+                    .partial_cmp(&(b.zone != o.zone, b.price))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map_or(o.price, |x| x.price);
+        let boot = self.config.boot.sample(&mut self.faults);
+        self.running_at.insert(provider_id.clone(), now + boot);
+        self.on_demand_price.insert(provider_id.clone(), on_demand);
         self.instances.insert(provider_id, instance.clone());
         Ok(instance)
     }

@@ -1,6 +1,7 @@
 //! `karpenter simulate`: run a scenario (the bundled one by default) with Karpenter and,
-//! when the scenario declares node groups, with the Cluster Autoscaler baseline; print a
-//! summary table or JSON, and optionally write the HTML report.
+//! when the scenario declares node groups, with the Cluster Autoscaler baseline and with
+//! Karpenter without consolidation (to attribute the saving); print a summary table or
+//! JSON, and optionally write the HTML report.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -44,7 +45,7 @@ pub struct SimulateArgs {
     /// Also write a self-contained HTML report with charts.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Run only one autoscaler.
+    /// Run only one autoscaler (no attribution run then).
     #[arg(long, value_enum)]
     pub only: Option<Only>,
     /// Never draw the progress bar.
@@ -61,6 +62,7 @@ pub fn run_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let built = build(&scenario)?;
     let mut which = vec![Which::Karpenter];
     if scenario.cluster_autoscaler.is_some() {
+        which.push(Which::KarpenterNoConsolidation);
         which.push(Which::ClusterAutoscaler);
     }
     match args.only {

@@ -1,5 +1,7 @@
 //! A one-day steady scenario (the bundled steady-web: daily curve, consolidation on) under
-//! Karpenter, in virtual time. The target: under 10 s.
+//! Karpenter, in virtual time, and the whole of `karpenter simulate` on it (Karpenter,
+//! Karpenter without consolidation and the Cluster Autoscaler). The target for the
+//! one-day run: under 10 s.
 
 use std::path::PathBuf;
 
@@ -27,6 +29,21 @@ fn bench(c: &mut Criterion) {
                 Err(e) => panic!("{e}"),
             },
         )
+    });
+    g.bench_function("steady-web one day, all three runs", |b| {
+        b.iter(|| {
+            [
+                Which::Karpenter,
+                Which::KarpenterNoConsolidation,
+                Which::ClusterAutoscaler,
+            ]
+            .into_iter()
+            .map(|w| match run(&scenario, &built, w, &mut |_, _| {}) {
+                Ok(o) => o.cost,
+                Err(e) => panic!("{e}"),
+            })
+            .sum::<f64>()
+        })
     });
     g.finish();
 }

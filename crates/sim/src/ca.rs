@@ -1,13 +1,18 @@
-//! The Cluster Autoscaler baseline: static node groups (one instance type each, as an ASG
-//! launch template), a 10 s scan loop, scale-up with the least-waste expander after an
-//! ASG-like delay (with a 5-minute backoff after a capacity error), and scale-down of nodes
-//! under the utilisation threshold (50 %) for the unneeded time (10 minutes) whose pods fit
-//! elsewhere: empty nodes up to 10 at a time, one non-empty node at a time. Packing uses
+//! The Cluster Autoscaler baseline as it runs on EKS: node groups backed by Auto Scaling
+//! groups (one instance type, or a mixed-instances policy whose first type is the template
+//! CA simulates on; on-demand launches `prioritized`, spot launches `capacity-optimized`),
+//! a 10 s scan loop, scale-up through an expander (`least-waste`, `price`, `priority`,
+//! `random`) and optionally balanced over similar node groups, after an ASG delay drawn from
+//! its distribution (with a 5-minute backoff after a capacity error), and scale-down of
+//! nodes under the utilisation threshold (50 %) for the unneeded time (10 minutes) whose pods
+//! fit elsewhere: empty nodes up to 10 at a time, one non-empty node at a time. Packing uses
 //! the scheduling engine restricted to one group, as CA's binpacking estimator simulates
 //! the scheduler.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use karpenter_cloud::latency::Latency;
+use karpenter_cloud::rng::Rng;
 use karpenter_cloud::{CloudProvider, LaunchRequest, sim::SimCloud};
 use karpenter_controllers::input::existing;
 use karpenter_controllers::termination::eviction_blocker;
@@ -21,6 +26,7 @@ use karpenter_scheduling::{
     DaemonSet, ExistingNode, Input, Options, Pool, daemonset_overhead, solve,
 };
 
+use crate::expander::{Expander, ScaleOption, balance, choose};
 use crate::kubelet::GroupNodeSpec;
 use crate::scenario::{CaSpec, NodeGroup, Scenario, ScenarioError};
 
@@ -30,13 +36,19 @@ pub const SCAN_INTERVAL: Time = 10 * SECOND;
 pub const BACKOFF: Time = 5 * MINUTE;
 /// Empty nodes removed per scan at most (`--max-empty-bulk-delete`).
 pub const MAX_EMPTY_BULK_DELETE: usize = 10;
+/// `--max-node-provision-time`: an instance not registered by then is deleted and its
+/// group backs off.
+pub const MAX_NODE_PROVISION_TIME: Time = 15 * MINUTE;
 /// CA's taint on nodes it drains.
 pub const TO_BE_DELETED: &str = "ToBeDeletedByClusterAutoscaler";
 
 #[derive(Debug, Clone)]
 struct Group {
     spec: NodeGroup,
+    /// The template CA simulates on (the first type).
     instance_type: InstanceType,
+    /// Every type of the mixed-instances policy, in order, with the group's offerings.
+    types: Vec<InstanceType>,
     labels: BTreeMap<String, String>,
     taints: Vec<Taint>,
     launches: Vec<Time>,
@@ -48,7 +60,10 @@ struct Group {
 pub struct ClusterAutoscaler {
     groups: Vec<Group>,
     daemonsets: Vec<DaemonSet>,
-    scale_up_delay: Time,
+    scale_up_delay: Latency,
+    expander: Expander,
+    balance: bool,
+    rng: Rng,
     unneeded_time: Time,
     threshold: f64,
     unneeded_since: BTreeMap<String, Time>,
@@ -84,26 +99,36 @@ impl ClusterAutoscaler {
         let mut groups = Vec::new();
         for (i, g) in spec.node_groups.iter().enumerate() {
             let path = format!("clusterAutoscaler.nodeGroups[{i}]");
-            let Some(t) = catalog.iter().find(|t| t.name == g.instance_type) else {
-                return Err(err(
-                    format!("{path}.instanceType"),
-                    format!("{} is not in the catalog", g.instance_type),
-                ));
-            };
-            let mut t = t.clone();
-            t.offerings.retain(|o| {
-                o.capacity_type == g.capacity_type
-                    && (g.zones.is_empty() || g.zones.contains(&o.zone))
-            });
-            if t.offerings.is_empty() {
-                return Err(err(
-                    path,
-                    format!(
-                        "{} has no {} offering in the given zones",
-                        g.instance_type, g.capacity_type
-                    ),
-                ));
+            let mut types = Vec::new();
+            for (j, name) in g.types().iter().enumerate() {
+                let field = if g.instance_type.is_some() && j == 0 {
+                    format!("{path}.instanceType")
+                } else {
+                    let k = j - usize::from(g.instance_type.is_some());
+                    format!("{path}.instanceTypes[{k}]")
+                };
+                let Some(t) = catalog.iter().find(|t| &t.name == name) else {
+                    return Err(err(field, format!("{name} is not in the catalog")));
+                };
+                let mut t = t.clone();
+                t.offerings.retain(|o| {
+                    o.capacity_type == g.capacity_type
+                        && (g.zones.is_empty() || g.zones.contains(&o.zone))
+                });
+                if t.offerings.is_empty() {
+                    return Err(err(
+                        field,
+                        format!(
+                            "{name} has no {} offering in the given zones",
+                            g.capacity_type
+                        ),
+                    ));
+                }
+                types.push(t);
             }
+            let Some(t) = types.first().cloned() else {
+                return Err(err(path, "needs instanceType or instanceTypes".into()));
+            };
             let taints = g
                 .taints
                 .iter()
@@ -122,6 +147,7 @@ impl ClusterAutoscaler {
             groups.push(Group {
                 spec: g.clone(),
                 instance_type: t,
+                types,
                 labels: node_labels,
                 taints,
                 launches: Vec::new(),
@@ -132,10 +158,17 @@ impl ClusterAutoscaler {
             Some(text) => scenario.duration_of(&format!("clusterAutoscaler.{field}"), text),
             None => Ok(default),
         };
+        let scale_up_delay = match &spec.scale_up_delay {
+            Some(l) => scenario.latency_of("clusterAutoscaler.scaleUpDelay", l)?,
+            None => Latency::fixed(30 * SECOND),
+        };
         Ok(ClusterAutoscaler {
             groups,
             daemonsets,
-            scale_up_delay: d("scaleUpDelay", &spec.scale_up_delay, 30 * SECOND)?,
+            scale_up_delay,
+            expander: Expander::parse(spec.expander.as_deref()),
+            balance: spec.balance_similar_node_groups,
+            rng: Rng::new(scenario.seed ^ 0xca),
             unneeded_time: d(
                 "scaleDownUnneededTime",
                 &spec.scale_down_unneeded_time,
@@ -162,7 +195,7 @@ impl ClusterAutoscaler {
         r.add(&Requirement::new(
             labels::INSTANCE_TYPE,
             Op::In,
-            [g.instance_type.name.clone()],
+            g.types.iter().map(|t| t.name.clone()),
         ));
         r.add(&Requirement::new(
             labels::CAPACITY_TYPE,
@@ -199,6 +232,7 @@ impl ClusterAutoscaler {
         now: Time,
     ) -> Option<Time> {
         self.launch_due(cloud, now);
+        self.provision_timeouts(state, cloud, now);
         self.drain(state, cloud, now);
         if self.last_scan.is_none_or(|t| now - t >= SCAN_INTERVAL) {
             self.last_scan = Some(now);
@@ -219,6 +253,56 @@ impl ClusterAutoscaler {
         Some(next_launch.map_or(busy, |l| l.min(busy)))
     }
 
+    /// A new process: the unneeded timers, the drain list and the backoffs are lost (the ASGs
+    /// keep their desired capacity, so launches already asked for still happen); CA removes
+    /// its deletion taint from every node on start, as it does.
+    pub fn restart(&mut self, state: &mut ClusterState) {
+        self.unneeded_since.clear();
+        self.draining.clear();
+        self.last_scan = None;
+        for g in &mut self.groups {
+            g.backoff_until = 0;
+        }
+        let tainted: Vec<String> = state
+            .nodes()
+            .values()
+            .filter(|n| n.taints.iter().any(|t| t.key == TO_BE_DELETED))
+            .map(|n| n.name.clone())
+            .collect();
+        for n in tainted {
+            state.update_node(&n, |n| n.taints.retain(|t| t.key != TO_BE_DELETED));
+        }
+    }
+
+    fn provision_timeouts(&mut self, state: &ClusterState, cloud: &mut SimCloud, now: Time) {
+        let registered: BTreeSet<&str> = state
+            .nodes()
+            .values()
+            .map(|n| n.provider_id.as_str())
+            .collect();
+        let late: Vec<(String, String)> = cloud
+            .instances()
+            .values()
+            .filter(|i| {
+                !registered.contains(i.provider_id.as_str())
+                    && now - i.launched_at >= MAX_NODE_PROVISION_TIME
+            })
+            .map(|i| (i.provider_id.clone(), i.node_pool.clone()))
+            .collect();
+        for (pid, group) in late {
+            let _ = cloud.delete(&pid, now);
+            if let Some(g) = self.groups.iter_mut().find(|g| g.spec.name == group) {
+                g.backoff_until = now + BACKOFF;
+            }
+            self.recorder.event(
+                now,
+                "ScaleUpTimedOut",
+                format!("NodeGroup/{group}"),
+                format!("instance {pid} did not register within 15m; deleted"),
+            );
+        }
+    }
+
     fn launch_due(&mut self, cloud: &mut SimCloud, now: Time) {
         for g in &mut self.groups {
             let due = g.launches.iter().filter(|t| **t <= now).count();
@@ -226,15 +310,9 @@ impl ClusterAutoscaler {
                 continue;
             }
             g.launches.retain(|t| *t > now);
-            let request = LaunchRequest {
-                claim: String::new(),
-                node_pool: g.spec.name.clone(),
-                requirements: Self::group_requirements(g),
-                instance_types: vec![g.instance_type.name.clone()],
-            };
             for _ in 0..due {
-                match cloud.create(&request, now) {
-                    Ok(_) => {
+                match launch_one(g, cloud, now) {
+                    Ok(()) => {
                         self.recorder
                             .count("cluster_autoscaler_scaled_up_nodes_total", &[], 1.0)
                     }
@@ -325,7 +403,7 @@ impl ClusterAutoscaler {
         if remaining.is_empty() {
             return;
         }
-        let mut best: Option<(usize, i64, usize, usize)> = None; // (placed, -waste, group, nodes)
+        let mut options = Vec::new();
         for (gi, g) in self.groups.iter().enumerate() {
             let size = self.size(g, cloud);
             if g.backoff_until > now || size >= g.spec.max as usize {
@@ -356,24 +434,63 @@ impl ClusterAutoscaler {
             if placed == 0 {
                 continue;
             }
-            let cpu = |r: &Resources| r.get("cpu").map_or(0, |q| q.millis()) as i64;
-            let alloc = cpu(&g.instance_type.allocatable()) * plan.claims.len() as i64;
-            let used: i64 = plan.claims.iter().map(|c| cpu(&c.requests)).sum();
-            let candidate = (placed, -(alloc - used), usize::MAX - gi, plan.claims.len());
-            if best.is_none_or(|b| (candidate.0, candidate.1, candidate.2) > (b.0, b.1, b.2)) {
-                best = Some(candidate);
-            }
+            let get = |r: &Resources, k: &str| r.get(k).map_or(0, |q| q.millis()) as f64;
+            let alloc = g.instance_type.allocatable();
+            let n = plan.claims.len() as f64;
+            let price = g
+                .instance_type
+                .offerings
+                .iter()
+                .map(|o| o.price)
+                .fold(f64::INFINITY, f64::min);
+            options.push(ScaleOption {
+                group: gi,
+                pods: placed,
+                nodes: plan.claims.len(),
+                allocatable: (get(&alloc, "cpu") * n, get(&alloc, "memory") * n),
+                requested: (
+                    plan.claims.iter().map(|c| get(&c.requests, "cpu")).sum(),
+                    plan.claims.iter().map(|c| get(&c.requests, "memory")).sum(),
+                ),
+                price: price * n,
+                priority: g.spec.priority,
+            });
         }
-        if let Some((_, _, inv, nodes)) = best {
-            let g = &mut self.groups[usize::MAX - inv];
-            for _ in 0..nodes {
-                g.launches.push(now + self.scale_up_delay);
+        let Some(pick) = choose(self.expander, &options, &mut self.rng) else {
+            return;
+        };
+        let (chosen, nodes) = (options[pick].group, options[pick].nodes);
+        let spread = if self.balance {
+            let similar: Vec<usize> = (0..self.groups.len())
+                .filter(|i| {
+                    let g = &self.groups[*i];
+                    g.backoff_until <= now && similar(g, &self.groups[chosen])
+                })
+                .collect();
+            let sizes: Vec<usize> = similar
+                .iter()
+                .map(|i| self.size(&self.groups[*i], cloud))
+                .collect();
+            let room: Vec<usize> = similar
+                .iter()
+                .zip(&sizes)
+                .map(|(i, s)| (self.groups[*i].spec.max as usize).saturating_sub(*s))
+                .collect();
+            balance(&similar, &sizes, &room, nodes)
+        } else {
+            vec![(chosen, nodes)]
+        };
+        for (gi, n) in spread {
+            let g = &mut self.groups[gi];
+            for _ in 0..n {
+                let delay = self.scale_up_delay.sample(&mut self.rng);
+                g.launches.push(now + delay);
             }
             self.recorder.event(
                 now,
                 "TriggeredScaleUp",
                 format!("NodeGroup/{}", g.spec.name),
-                format!("+{nodes} node(s)"),
+                format!("+{n} node(s) ({} expander)", self.expander.name()),
             );
         }
     }
@@ -551,4 +668,85 @@ impl ClusterAutoscaler {
             }
         }
     }
+}
+
+/// Node groups CA balances between: the same instance types, capacity type, labels (apart
+/// from the node group's own) and taints; only zones differ.
+fn similar(a: &Group, b: &Group) -> bool {
+    let names = |g: &Group| g.types.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    let own = |g: &Group| {
+        let mut l = g.labels.clone();
+        l.remove("eks.amazonaws.com/nodegroup");
+        l
+    };
+    names(a) == names(b)
+        && a.spec.capacity_type == b.spec.capacity_type
+        && own(a) == own(b)
+        && a.taints == b.taints
+}
+
+/// Launch one node of `g`: on-demand in the overrides' order (`prioritized`), spot in order
+/// of spare capacity (`capacity-optimized`), each in the group's zone with the fewest of its
+/// instances first (an Auto Scaling group keeps its zones balanced), falling through zones
+/// and then types on insufficient capacity as an ASG does.
+fn launch_one(
+    g: &Group,
+    cloud: &mut SimCloud,
+    now: Time,
+) -> Result<(), karpenter_cloud::CloudError> {
+    let mut order: Vec<&InstanceType> = g.types.iter().collect();
+    if g.spec.capacity_type == labels::CAPACITY_TYPE_SPOT {
+        let depth = |t: &InstanceType| {
+            t.offerings
+                .iter()
+                .map(|o| {
+                    cloud
+                        .headroom(&t.name, &o.zone, &o.capacity_type, now)
+                        .unwrap_or(u32::MAX)
+                })
+                .max()
+                .unwrap_or(0)
+        };
+        order.sort_by_key(|t| std::cmp::Reverse(depth(t)));
+    }
+    let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in cloud
+        .instances()
+        .values()
+        .filter(|i| i.node_pool == g.spec.name)
+    {
+        *per_zone.entry(i.zone.as_str()).or_default() += 1;
+    }
+    let mut zones: Vec<(usize, String)> = g
+        .types
+        .iter()
+        .flat_map(|t| t.offerings.iter().map(|o| o.zone.clone()))
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .map(|z| (per_zone.get(z.as_str()).copied().unwrap_or(0), z))
+        .collect();
+    zones.sort();
+    let mut last = None;
+    for t in order {
+        for (_, zone) in &zones {
+            if !t.offerings.iter().any(|o| &o.zone == zone) {
+                continue;
+            }
+            let mut requirements = ClusterAutoscaler::group_requirements(g);
+            requirements.add(&Requirement::new(labels::ZONE, Op::In, [zone.clone()]));
+            let request = LaunchRequest {
+                claim: String::new(),
+                node_pool: g.spec.name.clone(),
+                requirements,
+                instance_types: vec![t.name.clone()],
+            };
+            match cloud.create(&request, now) {
+                Ok(_) => return Ok(()),
+                // a throttled call is not a capacity answer: the ASG retries later
+                Err(e @ karpenter_cloud::CloudError::Other(_)) => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| karpenter_cloud::CloudError::Other("no instance type".into())))
 }

@@ -1,11 +1,14 @@
 //! The nodes' side of the simulated cluster: a running instance registers its Node after
-//! the registration latency (tainted `karpenter.sh/unregistered` and with its NodeClaim's
-//! startup taints, as Karpenter's user data makes kubelet do), becomes Ready after the
+//! a registration latency drawn for it (a share of instances, when a fault asks, never
+//! registers: a broken bootstrap), tainted `karpenter.sh/unregistered` and with its NodeClaim's
+//! startup taints, as Karpenter's user data makes kubelet do), becomes Ready after a drawn
 //! ready latency (an agent removes the startup taints), and the cloud node controller
 //! removes Nodes whose instance is gone.
 
 use std::collections::BTreeMap;
 
+use karpenter_cloud::latency::Latency;
+use karpenter_cloud::rng::Rng;
 use karpenter_cloud::{InstanceState, sim::SimCloud};
 use karpenter_controllers::{ClusterState, NodeState};
 use karpenter_model::time::Time;
@@ -16,25 +19,61 @@ use karpenter_model::{Effect, Taint};
 pub type GroupNodeSpec = BTreeMap<String, (BTreeMap<String, String>, Vec<Taint>)>;
 
 /// The kubelets (and the cloud node controller).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Kubelet {
     /// Running to registered.
-    pub registration_latency: Time,
+    pub registration_latency: Latency,
     /// Registered to Ready.
-    pub ready_latency: Time,
+    pub ready_latency: Latency,
+    /// Share of instances that never register.
+    pub never_register_rate: f64,
     registered: BTreeMap<String, String>,
     ready_at: BTreeMap<String, Time>,
+    /// Per instance not registered yet: when it will (None: never).
+    plan: BTreeMap<String, Option<Time>>,
+    rng: Rng,
     next: u64,
+    /// Instances that were never going to register.
+    pub never_registered: u64,
 }
 
 impl Kubelet {
-    /// Kubelets with the given latencies.
-    pub fn new(registration_latency: Time, ready_latency: Time) -> Self {
+    /// Kubelets with the given latencies, drawing with `seed`.
+    pub fn new(registration_latency: Latency, ready_latency: Latency, seed: u64) -> Self {
         Kubelet {
             registration_latency,
             ready_latency,
-            ..Default::default()
+            never_register_rate: 0.0,
+            registered: BTreeMap::new(),
+            ready_at: BTreeMap::new(),
+            plan: BTreeMap::new(),
+            rng: Rng::new(seed ^ 0x6b75_6265),
+            next: 0,
+            never_registered: 0,
         }
+    }
+
+    /// Draw when each new instance registers.
+    fn plan_new(&mut self, cloud: &SimCloud) {
+        for i in cloud.instances().values() {
+            if self.registered.contains_key(&i.provider_id)
+                || self.plan.contains_key(&i.provider_id)
+            {
+                continue;
+            }
+            let broken =
+                self.never_register_rate > 0.0 && self.rng.next_f64() < self.never_register_rate;
+            let at = if broken {
+                self.never_registered += 1;
+                None
+            } else {
+                let runs = cloud.running_at(&i.provider_id).unwrap_or(i.launched_at);
+                Some(runs + self.registration_latency.sample(&mut self.rng))
+            };
+            self.plan.insert(i.provider_id.clone(), at);
+        }
+        self.plan
+            .retain(|pid, _| cloud.instances().contains_key(pid));
     }
 
     fn node_name(&mut self) -> String {
@@ -58,18 +97,23 @@ impl Kubelet {
         now: Time,
     ) -> bool {
         let mut changed = false;
-        let boot = cloud.boot_latency();
+        self.plan_new(cloud);
         let due: Vec<_> = cloud
             .instances()
             .values()
             .filter(|i| {
                 i.state == InstanceState::Running
-                    && !self.registered.contains_key(&i.provider_id)
-                    && now >= i.launched_at + boot + self.registration_latency
+                    && self
+                        .plan
+                        .get(&i.provider_id)
+                        .copied()
+                        .flatten()
+                        .is_some_and(|at| now >= at)
             })
             .cloned()
             .collect();
         for i in due {
+            self.plan.remove(&i.provider_id);
             let name = self.node_name();
             let mut node_labels = i.labels.clone();
             node_labels.insert(labels::HOSTNAME.into(), name.clone());
@@ -101,7 +145,8 @@ impl Kubelet {
                 attached_volumes: Vec::new(),
             });
             self.registered.insert(i.provider_id.clone(), name.clone());
-            self.ready_at.insert(name, now + self.ready_latency);
+            let ready = now + self.ready_latency.sample(&mut self.rng);
+            self.ready_at.insert(name, ready);
         }
         let ready: Vec<String> = self
             .ready_at
@@ -141,13 +186,22 @@ impl Kubelet {
 
     /// The next registration or readiness due, if any.
     pub fn next_wake(&self, cloud: &SimCloud) -> Option<Time> {
-        let boot = cloud.boot_latency();
+        // an instance launched since the last pass has no draw yet: wake when it runs
         let registrations = cloud
             .instances()
             .values()
             .filter(|i| !self.registered.contains_key(&i.provider_id))
-            .map(|i| i.launched_at + boot + self.registration_latency);
+            .filter_map(|i| match self.plan.get(&i.provider_id) {
+                Some(at) => *at,
+                None => Some(cloud.running_at(&i.provider_id).unwrap_or(i.launched_at)),
+            });
         registrations.chain(self.ready_at.values().copied()).min()
+    }
+
+    /// The longest a healthy instance takes from launch to registration, give or take the
+    /// tails (for the leak check's grace).
+    pub fn registration_grace(&self) -> Time {
+        self.registration_latency.p99 * 10
     }
 
     /// Is the instance registered as a Node?

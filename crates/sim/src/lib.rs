@@ -5,6 +5,9 @@
 
 pub mod build;
 pub mod ca;
+pub mod charts;
+pub mod churn;
+pub mod expander;
 pub mod kubelet;
 pub mod report;
 pub mod run;

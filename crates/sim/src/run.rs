@@ -1,11 +1,13 @@
 //! The simulation loop in virtual time: timeline events, the cloud, the kubelets, the
 //! workload controllers, the kube-scheduler stand-in and the autoscaler (Karpenter or the
 //! Cluster Autoscaler baseline) each say when they next need to run, and time jumps there.
-//! Samples, time-to-schedule and invariant checks are collected on the way.
+//! Samples, time-to-schedule, churn and invariant checks are collected on the way, and the
+//! scenario's faults (API errors, nodes that never register, process restarts, interruption
+//! storms) are injected into every autoscaler's run alike.
 
 use std::collections::BTreeMap;
 
-use karpenter_cloud::sim::{CapacityLimit, OfferingMatch, SimCloud, SimConfig};
+use karpenter_cloud::sim::{CapacityLimit, OfferingMatch, Record, SimCloud, SimConfig};
 use karpenter_controllers::{ClusterState, Karpenter, Recorder, Settings};
 use karpenter_model::time::{HOUR, MINUTE, SECOND, Time};
 use karpenter_scheduling::{ExistingNode, daemonset_overhead};
@@ -22,6 +24,9 @@ use crate::workloads::Workloads;
 pub enum Which {
     /// karpenter-rs.
     Karpenter,
+    /// karpenter-rs with consolidation off (every NodePool `WhenEmpty`): what provisioning
+    /// alone achieves, to attribute the saving.
+    KarpenterNoConsolidation,
     /// The Cluster Autoscaler baseline.
     ClusterAutoscaler,
 }
@@ -31,13 +36,34 @@ impl Which {
     pub fn name(self) -> &'static str {
         match self {
             Which::Karpenter => "karpenter",
+            Which::KarpenterNoConsolidation => "karpenter-no-consolidation",
             Which::ClusterAutoscaler => "cluster-autoscaler",
         }
     }
 }
 
+/// Faults injected into a run, and what they caused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultCounts {
+    /// Launch calls failed with an injected API error.
+    pub api_errors: u64,
+    /// Instances that never registered.
+    pub never_registered: u64,
+    /// Autoscaler restarts.
+    pub restarts: u64,
+    /// Spot instances reclaimed by interruption storms.
+    pub storm_interruptions: u64,
+}
+
+impl FaultCounts {
+    /// Every fault injected.
+    pub fn total(&self) -> u64 {
+        self.api_errors + self.never_registered + self.restarts + self.storm_interruptions
+    }
+}
+
 /// One point of the time series.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// Time from the start.
     pub t: Time,
@@ -45,6 +71,10 @@ pub struct Sample {
     pub nodes: usize,
     /// Pods not bound.
     pub pending: usize,
+    /// Pods bound.
+    pub bound: usize,
+    /// vCPUs of running instances by `<capacity type> <instance family>`.
+    pub mix: BTreeMap<String, f64>,
     /// Price per hour of every instance.
     pub cost_per_hour: f64,
     /// CPU requested by pods (and DaemonSets) over CPU allocatable of ready nodes.
@@ -83,6 +113,27 @@ pub struct Outcome {
     /// Price per hour of a fresh Karpenter plan for the pods bound at the end, on an empty
     /// cluster: what a perfectly consolidated cluster would cost.
     pub fresh_cost_per_hour: f64,
+    /// Every instance's life.
+    pub records: Vec<Record>,
+    /// Running pods lost and restarted.
+    pub restarted: u64,
+    /// Pod-time lost to restarts (loss to the replacement's binding), summed.
+    pub downtime: Time,
+    /// Faults injected.
+    pub faults: FaultCounts,
+}
+
+impl Outcome {
+    /// Dollars the same instance-hours would have cost on demand.
+    pub fn on_demand_equivalent(&self) -> f64 {
+        self.records
+            .iter()
+            .map(|r| {
+                let end = r.ended_at.unwrap_or(self.duration);
+                r.on_demand_price * (end - r.launched_at).max(0) as f64 / HOUR as f64
+            })
+            .sum()
+    }
 }
 
 enum Scaler {
@@ -96,6 +147,9 @@ enum Action {
     Job(String, u32, Time),
     Interrupt(OfferingMatch, f64),
     Shortage(OfferingMatch, Time),
+    /// An interruption of a storm (counted as a fault).
+    Storm(OfferingMatch, f64),
+    Restart,
 }
 
 fn offering_match(o: &OfferingSpec) -> OfferingMatch {
@@ -152,6 +206,26 @@ fn timeline(s: &Scenario, end: Time) -> Result<Vec<(Time, usize, Action)>, Scena
             out.push((at, i, Action::Shortage(offering_match(&x.offerings), d)));
         }
     }
+    if let Some(f) = &s.faults {
+        let base = s.events.len();
+        for (k, t) in f.restarts.iter().enumerate() {
+            let at = s.duration_of(&format!("faults.restarts[{k}]"), t)?;
+            out.push((at, base + k, Action::Restart));
+        }
+        for (k, st) in f.interruption_storms.iter().enumerate() {
+            let path = format!("faults.interruptionStorms[{k}]");
+            let at = s.duration_of(&format!("{path}.at"), &st.at)?;
+            let every = s.duration_of(&format!("{path}.every"), &st.every)?;
+            for n in 0..st.count {
+                let m = offering_match(&st.offerings);
+                out.push((
+                    at + every * i64::from(n),
+                    base + f.restarts.len() + k,
+                    Action::Storm(m, st.fraction),
+                ));
+            }
+        }
+    }
     out.sort_by_key(|(t, i, _)| (*t, *i));
     Ok(out)
 }
@@ -169,8 +243,10 @@ pub fn run(
         None => MINUTE,
     };
     let c = &scenario.cloud;
+    let faults = scenario.faults.clone().unwrap_or_default();
     let config = SimConfig {
-        boot_latency: scenario.duration_of("cloud.bootLatency", &c.boot_latency)?,
+        boot: scenario.latency_of("cloud.bootLatency", &c.boot_latency)?,
+        api_error_rate: faults.api_error_rate,
         capacity: c
             .capacity
             .iter()
@@ -184,16 +260,23 @@ pub fn run(
     };
     let mut cloud = SimCloud::new(built.catalog.clone(), config);
     let mut kubelet = Kubelet::new(
-        scenario.duration_of("cloud.registrationLatency", &c.registration_latency)?,
-        scenario.duration_of("cloud.readyLatency", &c.ready_latency)?,
+        scenario.latency_of("cloud.registrationLatency", &c.registration_latency)?,
+        scenario.latency_of("cloud.readyLatency", &c.ready_latency)?,
+        scenario.seed,
     );
+    kubelet.never_register_rate = faults.never_register_rate;
+    let mut counts = FaultCounts::default();
+    let settings = Settings::default();
+    let setup = match which {
+        Which::KarpenterNoConsolidation => without_consolidation(&built.setup),
+        _ => built.setup.clone(),
+    };
     let mut state = ClusterState::default();
     state.pdbs = built.pdbs.clone();
     let mut scaler = match which {
-        Which::Karpenter => Scaler::Karpenter(Box::new(Karpenter::new(
-            built.setup.clone(),
-            Settings::default(),
-        ))),
+        Which::Karpenter | Which::KarpenterNoConsolidation => {
+            Scaler::Karpenter(Box::new(Karpenter::new(setup.clone(), settings)))
+        }
         Which::ClusterAutoscaler => {
             let spec =
                 scenario
@@ -244,6 +327,24 @@ pub fn run(
                     cloud.interrupt_spot(m, *f, now);
                 }
                 Action::Shortage(m, d) => cloud.add_shortage(m.clone(), now, now + d),
+                Action::Storm(m, f) => {
+                    counts.storm_interruptions += cloud.interrupt_spot(m, *f, now) as u64;
+                }
+                Action::Restart => {
+                    counts.restarts += 1;
+                    match &mut scaler {
+                        Scaler::Karpenter(k) => {
+                            // a new process: nothing survives but what the cluster and the
+                            // cloud hold (the event log is the report's, not the process's)
+                            let recorder = std::mem::take(&mut k.recorder);
+                            let mut fresh = Karpenter::new(setup.clone(), settings);
+                            fresh.recorder = recorder;
+                            fresh.seed_names((now / 1000) as u64);
+                            **k = fresh;
+                        }
+                        Scaler::Ca(ca) => ca.restart(&mut state),
+                    }
+                }
             }
             next_event += 1;
         }
@@ -291,6 +392,7 @@ pub fn run(
         .filter(|p| p.node.is_none() && end - p.created > 15 * MINUTE)
         .map(|p| p.id.clone())
         .collect();
+    workloads.finish(&state, end);
     leaks(&state, &cloud, &kubelet, &mut violations, end);
     violations.extend(state.audit().iter().cloned());
     let fresh_cost_per_hour = fresh_cost(built, &state);
@@ -299,6 +401,8 @@ pub fn run(
         Scaler::Karpenter(k) => k.recorder,
         Scaler::Ca(ca) => ca.recorder,
     };
+    counts.api_errors = cloud.api_errors;
+    counts.never_registered = kubelet.never_registered;
     Ok(Outcome {
         autoscaler: which,
         samples,
@@ -314,7 +418,21 @@ pub fn run(
         evictions: state.evictions(),
         final_cost_per_hour,
         fresh_cost_per_hour,
+        records: cloud.records(),
+        restarted: workloads.restarted,
+        downtime: workloads.downtime,
+        faults: counts,
     })
+}
+
+/// The setup with every NodePool's consolidation policy `WhenEmpty`: empty nodes still go
+/// (as Cluster Autoscaler removes them too), underutilized ones stay.
+fn without_consolidation(setup: &karpenter_controllers::Setup) -> karpenter_controllers::Setup {
+    let mut s = setup.clone();
+    for p in &mut s.disruption {
+        p.policy = karpenter_disruption::Policy::WhenEmpty;
+    }
+    s
 }
 
 /// The price per hour of the NodeClaims a fresh plan would create for the pods bound now.
@@ -358,10 +476,24 @@ fn sample(state: &ClusterState, cloud: &SimCloud, built: &Built, t: Time) -> Sam
             .get("cpu")
             .map_or(0, |q| q.millis());
     }
+    let mut mix: BTreeMap<String, f64> = BTreeMap::new();
+    for i in cloud.instances().values() {
+        let family = i
+            .instance_type
+            .split('.')
+            .next()
+            .unwrap_or(&i.instance_type);
+        let cpu = i.capacity.get("cpu").map_or(0, |q| q.millis()) as f64 / 1000.0;
+        *mix.entry(format!("{} {family}", i.capacity_type))
+            .or_default() += cpu;
+    }
+    let pending = state.pods().values().filter(|p| p.node.is_none()).count();
     Sample {
         t,
         nodes: state.nodes().len(),
-        pending: state.pods().values().filter(|p| p.node.is_none()).count(),
+        pending,
+        bound: state.pods().len() - pending,
+        mix,
         cost_per_hour: cloud.price_per_hour(),
         cpu_utilisation: if alloc > 0 {
             used as f64 / alloc as f64
@@ -426,7 +558,11 @@ fn leaks(
     violations: &mut Vec<String>,
     end: Time,
 ) {
-    let grace = cloud.boot_latency() + kubelet.registration_latency + MINUTE;
+    // a node that never registers is removed at the registration timeout (Karpenter) or
+    // the max node provision time (CA), both 15 minutes
+    let grace = (cloud.boot().p99 * 10 + kubelet.registration_grace())
+        .max(karpenter_controllers::lifecycle::REGISTRATION_TIMEOUT)
+        + MINUTE;
     for i in cloud.instances().values() {
         let young = end - i.launched_at <= grace;
         let deleting = state

@@ -1,10 +1,12 @@
 //! Scenario files: the cluster's NodePools and friends as standard manifests, the cloud's
-//! behaviour, the workloads and a timeline of events, and the Cluster Autoscaler node
-//! groups to compare with. YAML (or JSON); unknown fields are errors that name the field.
+//! behaviour (latencies as distributions), the workloads and a timeline of events, the
+//! faults to inject, and the Cluster Autoscaler node groups to compare with. YAML (or JSON);
+//! unknown fields are errors that name the field.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
+use karpenter_cloud::latency::Latency;
 use karpenter_model::Duration;
 use karpenter_model::time::{Time, millis};
 use serde::Deserialize;
@@ -72,6 +74,67 @@ pub struct Scenario {
     /// (`spotToSpotConsolidation`, default off).
     #[serde(default)]
     pub feature_gates: BTreeMap<String, bool>,
+    /// Faults injected into both autoscalers' runs alike.
+    #[serde(default)]
+    pub faults: Option<Faults>,
+}
+
+/// A latency: a fixed duration (`30s`) or a distribution given by its median and 99th
+/// percentile (`{p50: 30s, p99: 2m}`, log-normal, drawn with the scenario's seed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum LatencySpec {
+    /// Always this long.
+    Fixed(String),
+    /// Median and 99th percentile.
+    Distribution {
+        /// Median.
+        p50: String,
+        /// 99th percentile.
+        p99: String,
+    },
+}
+
+impl From<&str> for LatencySpec {
+    fn from(s: &str) -> Self {
+        LatencySpec::Fixed(s.to_string())
+    }
+}
+
+/// Faults, injected into every autoscaler's run alike.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Faults {
+    /// Share of launch calls the cloud fails with a retryable API error (throttling).
+    #[serde(default)]
+    pub api_error_rate: f64,
+    /// Share of instances whose node never registers (a broken image or bootstrap).
+    #[serde(default)]
+    pub never_register_rate: f64,
+    /// Times at which the autoscaler's process restarts: its in-memory state is lost and
+    /// rebuilt from the cluster and the cloud, as a real controller's is.
+    #[serde(default)]
+    pub restarts: Vec<String>,
+    /// Spot interruption storms: `count` interruptions `every` apart from `at`.
+    #[serde(default)]
+    pub interruption_storms: Vec<Storm>,
+}
+
+/// A burst of spot interruptions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Storm {
+    /// Start, from the beginning of the run.
+    pub at: String,
+    /// Interruptions in the storm.
+    pub count: u32,
+    /// Time between them.
+    pub every: String,
+    /// Share of the matching running spot instances each one reclaims.
+    pub fraction: f64,
+    /// Which offerings.
+    #[serde(flatten)]
+    pub offerings: OfferingSpec,
 }
 
 fn default_catalog() -> String {
@@ -88,13 +151,13 @@ fn default_seed() -> u64 {
 pub struct CloudSpec {
     /// Launch to running instance.
     #[serde(default = "d30s")]
-    pub boot_latency: String,
+    pub boot_latency: LatencySpec,
     /// Running instance to registered Node.
     #[serde(default = "d20s")]
-    pub registration_latency: String,
+    pub registration_latency: LatencySpec,
     /// Registered to Ready (startup taints removed).
     #[serde(default = "d10s")]
-    pub ready_latency: String,
+    pub ready_latency: LatencySpec,
     /// Limits on running instances per group of offerings.
     #[serde(default)]
     pub capacity: Vec<CapacitySpec>,
@@ -111,13 +174,13 @@ impl Default for CloudSpec {
     }
 }
 
-fn d30s() -> String {
+fn d30s() -> LatencySpec {
     "30s".into()
 }
-fn d20s() -> String {
+fn d20s() -> LatencySpec {
     "20s".into()
 }
-fn d10s() -> String {
+fn d10s() -> LatencySpec {
     "10s".into()
 }
 
@@ -257,13 +320,21 @@ pub struct Shortage {
     pub offerings: OfferingSpec,
 }
 
-/// The Cluster Autoscaler baseline.
+/// The Cluster Autoscaler baseline, as CA runs on EKS with Auto Scaling groups.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaSpec {
-    /// Delay from a scale-up decision to the ASG's launch (default `30s`).
+    /// Delay from a scale-up decision to the ASG's launch call: CA's scan, the ASG's
+    /// desired-capacity update and its activity (default `30s`; a distribution allowed).
     #[serde(default)]
-    pub scale_up_delay: Option<String>,
+    pub scale_up_delay: Option<LatencySpec>,
+    /// `--expander`: `least-waste` (default), `price`, `priority` or `random`.
+    #[serde(default)]
+    pub expander: Option<String>,
+    /// `--balance-similar-node-groups`: spread a scale-up over node groups that differ only
+    /// in zone, smallest first.
+    #[serde(default)]
+    pub balance_similar_node_groups: bool,
     /// How long a node must be unneeded before removal (default `10m`).
     #[serde(default)]
     pub scale_down_unneeded_time: Option<String>,
@@ -274,17 +345,27 @@ pub struct CaSpec {
     pub node_groups: Vec<NodeGroup>,
 }
 
-/// A static node group (one instance type, as an ASG launch template).
+/// A node group: an Auto Scaling group with one instance type, or several in a
+/// mixed-instances policy (CA simulates scheduling on the first, as it does on AWS).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeGroup {
     /// Name.
     pub name: String,
-    /// Instance type.
-    pub instance_type: String,
-    /// `on-demand` (default) or `spot`.
+    /// Instance type (or use `instanceTypes`).
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// A mixed-instances policy's overrides, in priority order.
+    #[serde(default)]
+    pub instance_types: Vec<String>,
+    /// `on-demand` (default) or `spot`. On-demand launches follow the `prioritized`
+    /// allocation strategy (the list's order), spot launches `capacity-optimized` (the
+    /// offering with the most spare capacity, the list's order among equals).
     #[serde(default = "on_demand")]
     pub capacity_type: String,
+    /// The priority expander's priority (higher first; default 0).
+    #[serde(default)]
+    pub priority: i32,
     /// Fewest nodes.
     #[serde(default)]
     pub min: u32,
@@ -303,6 +384,17 @@ pub struct NodeGroup {
 
 fn on_demand() -> String {
     "on-demand".into()
+}
+
+impl NodeGroup {
+    /// The group's instance types, the template's first.
+    pub fn types(&self) -> Vec<String> {
+        self.instance_type
+            .iter()
+            .chain(self.instance_types.iter())
+            .cloned()
+            .collect()
+    }
 }
 
 impl Scenario {
@@ -333,6 +425,23 @@ impl Scenario {
             name: self.name.clone(),
             path: path.to_string(),
             message: message.into(),
+        }
+    }
+
+    /// A latency field, with the field path in the error.
+    pub fn latency_of(&self, path: &str, spec: &LatencySpec) -> Result<Latency, ScenarioError> {
+        match spec {
+            LatencySpec::Fixed(t) => Ok(Latency::fixed(self.duration_of(path, t)?)),
+            LatencySpec::Distribution { p50, p99 } => {
+                let (a, b) = (
+                    self.duration_of(&format!("{path}.p50"), p50)?,
+                    self.duration_of(&format!("{path}.p99"), p99)?,
+                );
+                if b < a {
+                    return Err(self.invalid(path, "p99 is below p50"));
+                }
+                Ok(Latency::between(a, b))
+            }
         }
     }
 
@@ -401,15 +510,27 @@ impl Scenario {
                 ));
             }
             for (i, g) in ca.node_groups.iter().enumerate() {
+                let path = format!("clusterAutoscaler.nodeGroups[{i}]");
                 if g.min > g.max {
-                    return Err(self.invalid(
-                        &format!("clusterAutoscaler.nodeGroups[{i}]"),
-                        "min exceeds max",
-                    ));
+                    return Err(self.invalid(&path, "min exceeds max"));
+                }
+                if g.types().is_empty() {
+                    return Err(self.invalid(&path, "needs instanceType or instanceTypes"));
                 }
             }
+            if let Some(e) = &ca.expander
+                && !["least-waste", "price", "priority", "random"].contains(&e.as_str())
+            {
+                return Err(self.invalid(
+                    "clusterAutoscaler.expander",
+                    format!("{e:?} is not least-waste, price, priority or random"),
+                ));
+            }
+            if let Some(l) = &ca.scale_up_delay {
+                self.latency_of("clusterAutoscaler.scaleUpDelay", l)?;
+            }
         }
-        for (name, text) in [
+        for (name, spec) in [
             ("cloud.bootLatency", &self.cloud.boot_latency),
             (
                 "cloud.registrationLatency",
@@ -417,7 +538,28 @@ impl Scenario {
             ),
             ("cloud.readyLatency", &self.cloud.ready_latency),
         ] {
-            self.duration_of(name, text)?;
+            self.latency_of(name, spec)?;
+        }
+        if let Some(f) = &self.faults {
+            for (name, rate) in [
+                ("faults.apiErrorRate", f.api_error_rate),
+                ("faults.neverRegisterRate", f.never_register_rate),
+            ] {
+                if !(0.0..1.0).contains(&rate) {
+                    return Err(self.invalid(name, "must be within 0 and 1 (exclusive)"));
+                }
+            }
+            for (i, t) in f.restarts.iter().enumerate() {
+                self.duration_of(&format!("faults.restarts[{i}]"), t)?;
+            }
+            for (i, s) in f.interruption_storms.iter().enumerate() {
+                let path = format!("faults.interruptionStorms[{i}]");
+                self.duration_of(&format!("{path}.at"), &s.at)?;
+                self.duration_of(&format!("{path}.every"), &s.every)?;
+                if !(0.0..=1.0).contains(&s.fraction) {
+                    return Err(self.invalid(&format!("{path}.fraction"), "must be within 0..1"));
+                }
+            }
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! The workload controllers of the simulated cluster: Deployments keep their replica count
 //! (replacing evicted pods, scaling down pending pods first, then the newest), Jobs run
-//! each pod for a fixed time once bound and replace pods lost before they finished.
+//! each pod for a fixed time once bound and replace pods lost before they finished. Each
+//! running pod lost (evicted, or gone with its node) counts as a restart, and the time
+//! until its replacement is bound is the pod-time the restart cost.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,6 +37,14 @@ pub struct Workloads {
     pub created: u64,
     /// Job pods that ran to completion.
     pub completed: u64,
+    /// Running pods lost and replaced (restarts).
+    pub restarted: u64,
+    /// Time from losing a running pod to its replacement being bound, summed.
+    pub downtime: Time,
+    /// Running pods lost per owner, not replaced yet.
+    lost_by_owner: BTreeMap<String, u32>,
+    /// Replacement pods not bound yet, with when their predecessor was lost.
+    replacements: BTreeMap<String, Time>,
 }
 
 fn owner(kind: &str, name: &str) -> String {
@@ -100,15 +110,60 @@ impl Workloads {
             critical: t.critical,
             terminating: false,
         });
+        if let Some(n) = self.lost_by_owner.get_mut(owner_key)
+            && *n > 0
+        {
+            *n -= 1;
+            self.replacements.insert(id.clone(), now);
+        }
         id
+    }
+
+    /// Account for replacements bound (or gone) by `now`.
+    fn settle_replacements(&mut self, state: &ClusterState, now: Time) {
+        let mut done = Vec::new();
+        for (id, lost_at) in &self.replacements {
+            match state.pods().get(id) {
+                Some(p) => {
+                    if let Some(b) = p.bound_at {
+                        self.downtime += b - lost_at;
+                        done.push(id.clone());
+                    }
+                }
+                None => {
+                    self.downtime += now - lost_at;
+                    done.push(id.clone());
+                }
+            }
+        }
+        for id in done {
+            self.replacements.remove(&id);
+        }
+    }
+
+    /// Close the books at the end of a run: replacements still pending count until `end`.
+    pub fn finish(&mut self, state: &ClusterState, end: Time) {
+        self.settle_replacements(state, end);
+        for lost_at in std::mem::take(&mut self.replacements).into_values() {
+            self.downtime += end - lost_at;
+        }
     }
 
     /// Reconcile every workload at `now`. Returns whether pods were created or removed.
     pub fn reconcile(&mut self, state: &mut ClusterState, now: Time) -> bool {
         let mut changed = false;
+        if !self.replacements.is_empty() {
+            self.settle_replacements(state, now);
+        }
         let lost: Vec<PodState> = state.take_evicted();
         for p in &lost {
             changed = true;
+            if p.node.is_some()
+                && let Some(o) = &p.owner
+            {
+                self.restarted += 1;
+                *self.lost_by_owner.entry(o.clone()).or_default() += 1;
+            }
             for d in self.deployments.values_mut() {
                 d.pods.remove(&p.id);
             }
@@ -195,6 +250,8 @@ impl Workloads {
                 changed = true;
             }
         }
+        // a lost pod not replaced at once was not going to be (its owner scaled down)
+        self.lost_by_owner.clear();
         changed
     }
 

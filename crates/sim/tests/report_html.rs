@@ -1,6 +1,8 @@
 //! The HTML report renders in a real browser: Debian's headless Chromium loads the file with
-//! no network, its DOM holds the four charts with both autoscalers' series and the verdict,
-//! and a screenshot comes out. The README's test command installs Chromium first.
+//! no network, its DOM holds the five line charts with the three runs, the stacked capacity
+//! charts, hour ticks and named axes on each, the verdict, the attribution, the churn and the
+//! consolidation moves, and screenshots come out at desktop and phone widths. The README's test
+//! command installs Chromium first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,6 +41,17 @@ fn headless(profile: &Path, args: &[String]) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("starting chromium: {e}"));
+    // read stdout as it comes: a DOM larger than the pipe's buffer would otherwise block
+    // chromium before it exits
+    let mut stdout = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("chromium has no stdout"));
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+        out
+    });
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match child.try_wait() {
@@ -51,10 +64,9 @@ fn headless(profile: &Path, args: &[String]) -> String {
             Err(e) => panic!("waiting for chromium: {e}"),
         }
     }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("chromium output: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    reader
+        .join()
+        .unwrap_or_else(|_| panic!("reading chromium's output"))
 }
 
 #[test]
@@ -63,10 +75,14 @@ fn report_renders_in_headless_chromium() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/simulate/spot-storm.yaml");
     let scenario = Scenario::load(&path.to_string_lossy()).unwrap_or_else(|e| panic!("{e}"));
     let built = build(&scenario).unwrap_or_else(|e| panic!("{e}"));
-    let outcomes: Vec<_> = [Which::Karpenter, Which::ClusterAutoscaler]
-        .into_iter()
-        .map(|w| run(&scenario, &built, w, &mut |_, _| {}).unwrap_or_else(|e| panic!("{e}")))
-        .collect();
+    let outcomes: Vec<_> = [
+        Which::Karpenter,
+        Which::KarpenterNoConsolidation,
+        Which::ClusterAutoscaler,
+    ]
+    .into_iter()
+    .map(|w| run(&scenario, &built, w, &mut |_, _| {}).unwrap_or_else(|e| panic!("{e}")))
+    .collect();
     let dir = std::env::temp_dir().join(format!("karpenter-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let file = dir.join("report.html");
@@ -93,14 +109,56 @@ fn report_renders_in_headless_chromium() {
     );
     assert_eq!(
         dom.matches("<svg").count(),
-        4,
-        "four charts: nodes, pending, cost, utilisation"
+        8,
+        "five line charts (nodes, pending, cost, utilisation, churn) and a capacity mix per run"
     );
     let series = dom.matches("<polyline class=\"series\"").count();
-    assert_eq!(series, 8, "each chart holds karpenter and the CA baseline");
+    assert_eq!(series, 15, "each line chart holds the three runs");
     assert!(!dom.contains("points=\"\""), "a series without points");
+    assert!(
+        dom.matches("<polygon class=\"layer\"").count() >= 3,
+        "the capacity charts stack their layers"
+    );
+    assert!(
+        dom.contains("data-layer=\"spot "),
+        "a spot layer in the capacity mix"
+    );
+    // every chart: hour ticks 0h..12h every 2 hours, and both axes named
+    assert_eq!(dom.matches("class=\"hour\"").count(), 8 * 7, "hour ticks");
+    assert_eq!(
+        dom.matches("time since start (hours)").count(),
+        8,
+        "the time axis is named on every chart"
+    );
     assert!(dom.contains("id=\"verdict\""), "the verdict paragraph");
-    assert!(dom.contains("saves"), "the verdict says by how much");
+    assert!(
+        dom.contains("id=\"attribution\""),
+        "the savings attribution"
+    );
+    assert!(dom.contains("id=\"churn\""), "the churn table");
+    assert!(dom.contains("id=\"moves\""), "the consolidation moves");
+    assert!(
+        dom.contains("name=\"viewport\"") && dom.contains("svg{width:100%"),
+        "charts scale to a phone's width"
+    );
+
+    // at a phone's width the page still renders charts and tables
+    let phone = dir.join("phone.png");
+    headless(
+        &dir.join("profile-phone"),
+        &[
+            format!("--screenshot={}", phone.display()),
+            "--window-size=390,2400".into(),
+            url.clone(),
+        ],
+    );
+    let bytes = std::fs::read(&phone).unwrap_or_else(|e| panic!("no phone screenshot: {e}"));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(
+        bytes.len() > 30_000,
+        "phone screenshot of {} bytes looks blank",
+        bytes.len()
+    );
 
     let shot = dir.join("report.png");
     headless(
