@@ -21,6 +21,9 @@ pub struct Work {
     removed: BTreeSet<usize>,
     replacements: usize,
     prepared: Prepared,
+    /// Names the existing nodes' current state for the prepared solves: a new one after
+    /// every change but the unschedulable flags simulations flip and restore.
+    epoch: u64,
 }
 
 /// The result of one simulation.
@@ -43,7 +46,8 @@ impl Work {
         moved: impl Iterator<Item = &'r PendingPod> + Clone,
         cache: Option<Prepared>,
     ) -> Self {
-        let prepared = Prepared::refresh(cache, input, moved.map(|p| &p.requests));
+        let mut prepared = Prepared::refresh(cache, input, moved.map(|p| &p.requests));
+        let epoch = prepared.fresh_epoch();
         let mut input = input.clone();
         let pending = std::mem::take(&mut input.pods);
         let by_name = input
@@ -59,6 +63,7 @@ impl Work {
             removed: BTreeSet::new(),
             replacements: 0,
             prepared,
+            epoch,
         }
     }
 
@@ -67,6 +72,7 @@ impl Work {
     /// moves no pod onto them, as their own pods may still be changing. `Never` and `0s`
     /// open no window.
     pub fn settle(&mut self, nodes: &[NodeInfo], pools: &[PoolPolicy], now: Time) {
+        self.epoch = self.prepared.fresh_epoch();
         for n in nodes {
             let after = pools
                 .iter()
@@ -101,7 +107,7 @@ impl Work {
             moving: true,
             ..p.clone()
         }));
-        let mut plan = self.prepared.simulate(&self.input);
+        let mut plan = self.prepared.simulate_in(&self.input, self.epoch);
         self.input.pods.clear();
         for i in flipped {
             self.input.existing[i].unschedulable = false;
@@ -196,6 +202,7 @@ impl Work {
     }
 
     fn place(&mut self, node: usize, pod: &PendingPod) {
+        self.epoch = self.prepared.fresh_epoch();
         if let Some(n) = self.input.existing.get_mut(node) {
             for (k, q) in &pod.requests {
                 let e = n.available.entry(k.clone()).or_default();

@@ -84,6 +84,27 @@ pub fn build_with(
     names: &ResourceNames,
     reqs_of: &mut dyn FnMut(usize, &ExistingNode) -> std::sync::Arc<Requirements>,
 ) -> (Vec<NodeState>, Vec<usize>) {
+    let (mut states, order) = build_base(input, names, reqs_of);
+    close_unschedulable(&mut states, input);
+    (states, order)
+}
+
+/// Nodes marked unschedulable take nothing: every resource left is -1.
+pub fn close_unschedulable(states: &mut [NodeState], input: &Input) {
+    for (st, node) in states.iter_mut().zip(&input.existing) {
+        if node.unschedulable {
+            st.available.iter_mut().for_each(|a| *a = -1);
+        }
+    }
+}
+
+/// [`build_with`] as if no node were unschedulable (to be closed by
+/// [`close_unschedulable`]): what repeated simulations over the same nodes share.
+pub fn build_base(
+    input: &Input,
+    names: &ResourceNames,
+    reqs_of: &mut dyn FnMut(usize, &ExistingNode) -> std::sync::Arc<Requirements>,
+) -> (Vec<NodeState>, Vec<usize>) {
     let states = input
         .existing
         .iter()
@@ -100,9 +121,6 @@ pub fn build_with(
                         *a = (*a - n).max(0);
                     }
                 }
-            }
-            if node.unschedulable {
-                available.iter_mut().for_each(|a| *a = -1);
             }
             NodeState {
                 reqs,

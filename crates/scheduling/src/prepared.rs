@@ -40,6 +40,21 @@ pub struct Prepared {
     last_nodes: Vec<(String, BTreeMap<String, String>, Arc<Requirements>)>,
     /// The domains with `last_nodes`' labels added.
     full_domains: Option<Arc<Domains>>,
+    /// The last epoch handed out by [`Prepared::fresh_epoch`].
+    epoch: u64,
+    /// The existing nodes' working state as built for an epoch, as if none were
+    /// unschedulable, with its try order and domains.
+    by_epoch: Option<EpochNodes>,
+}
+
+/// The nodes built for one epoch of an input.
+#[derive(Clone)]
+struct EpochNodes {
+    epoch: u64,
+    count: usize,
+    states: Vec<nodes::NodeState>,
+    order: Vec<usize>,
+    domains: Arc<Domains>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -76,6 +91,8 @@ impl Prepared {
             node_reqs: BTreeMap::new(),
             last_nodes: Vec::new(),
             full_domains: None,
+            epoch: 0,
+            by_epoch: None,
         }
     }
 
@@ -125,31 +142,37 @@ impl Prepared {
 
     /// Solve `input` (as [`crate::solve`] would), reusing the static half when it fits.
     pub fn solve(&mut self, input: &Input) -> Plan {
-        self.solve_inner(input, true)
+        self.solve_inner(input, true, None)
     }
 
     /// [`Prepared::solve`] for what-if simulations, which look at placements only: the
     /// plan's `lower_bound` is left at 0 rather than computed.
     pub fn simulate(&mut self, input: &Input) -> Plan {
-        self.solve_inner(input, false)
+        self.solve_inner(input, false, None)
     }
 
-    fn solve_inner(&mut self, input: &Input, bound: bool) -> Plan {
-        if !self.fits(input) {
-            let mut s = Solver::new(input);
-            s.lower_bound = bound;
-            s.run();
-            return finish::plan(&mut s);
-        }
-        let types = self.types.lend(&input.instance_types);
-        let mut pools = self.pools.clone();
-        for (state, pool) in pools.iter_mut().zip(&input.pools) {
-            state.set_limits(pool, &self.names);
-        }
+    /// A token naming the current state of a caller's input: the caller promises that
+    /// while it passes the same token, the input's existing nodes change in nothing but
+    /// their `unschedulable` flags (and takes a fresh token whenever they do change).
+    pub fn fresh_epoch(&mut self) -> u64 {
+        self.epoch += 1;
+        self.epoch
+    }
+
+    /// [`Prepared::simulate`] for an input in `epoch` ([`Prepared::fresh_epoch`]): the
+    /// existing nodes are built once per epoch, and each simulation only closes the
+    /// unschedulable ones. The plan is the one [`Prepared::simulate`] gives.
+    pub fn simulate_in(&mut self, input: &Input, epoch: u64) -> Plan {
+        self.solve_inner(input, false, Some(epoch))
+    }
+
+    /// The existing nodes' working state, as if none were unschedulable, reusing the
+    /// requirements of nodes seen before; notes whether the nodes are the last solve's.
+    fn build_nodes(&mut self, input: &Input) -> (Vec<nodes::NodeState>, Vec<usize>) {
         let cache = &mut self.node_reqs;
         let last = &mut self.last_nodes;
         let mut same = last.len() == input.existing.len();
-        let built = nodes::build_with(input, &self.names, &mut |i, node: &ExistingNode| {
+        let built = nodes::build_base(input, &self.names, &mut |i, node: &ExistingNode| {
             if let Some((name, labels, reqs)) = last.get(i)
                 && *name == node.name
                 && *labels == node.labels
@@ -178,14 +201,63 @@ impl Prepared {
             self.node_reqs
                 .retain(|name, _| live.contains(name.as_str()));
         }
-        let all_domains = match &self.full_domains {
-            Some(d) if same => Arc::clone(d),
-            _ => {
+        if !same {
+            self.full_domains = None;
+        }
+        built
+    }
+
+    /// The domains with the existing nodes' labels added (kept while the nodes are the
+    /// last solve's).
+    fn domains_for(&mut self, input: &Input) -> Arc<Domains> {
+        match &self.full_domains {
+            Some(d) => Arc::clone(d),
+            None => {
                 let mut d = self.domains.clone();
                 add_node_domains(input, &mut d);
                 let d = Arc::new(Domains::new(d));
                 self.full_domains = Some(Arc::clone(&d));
                 d
+            }
+        }
+    }
+
+    fn solve_inner(&mut self, input: &Input, bound: bool, epoch: Option<u64>) -> Plan {
+        if !self.fits(input) {
+            let mut s = Solver::new(input);
+            s.lower_bound = bound;
+            s.run();
+            return finish::plan(&mut s);
+        }
+        let types = self.types.lend(&input.instance_types);
+        let mut pools = self.pools.clone();
+        for (state, pool) in pools.iter_mut().zip(&input.pools) {
+            state.set_limits(pool, &self.names);
+        }
+        let hit = self
+            .by_epoch
+            .as_ref()
+            .filter(|b| epoch == Some(b.epoch) && b.count == input.existing.len());
+        let (built, all_domains) = match hit {
+            Some(b) => {
+                let mut states = b.states.clone();
+                nodes::close_unschedulable(&mut states, input);
+                ((states, b.order.clone()), Arc::clone(&b.domains))
+            }
+            None => {
+                let (mut states, order) = self.build_nodes(input);
+                let domains = self.domains_for(input);
+                if let Some(e) = epoch {
+                    self.by_epoch = Some(EpochNodes {
+                        epoch: e,
+                        count: input.existing.len(),
+                        states: states.clone(),
+                        order: order.clone(),
+                        domains: Arc::clone(&domains),
+                    });
+                }
+                nodes::close_unschedulable(&mut states, input);
+                ((states, order), domains)
             }
         };
         let mut s = Solver::from_parts(input, self.names.clone(), types, pools, all_domains, built);

@@ -1,6 +1,7 @@
 //! A [`Prepared`] reused across changing clusters answers exactly as a fresh solve: existing
 //! nodes relabelled (a zone that only a node provides appears and disappears for topology
-//! spread), removed, added and reordered between solves.
+//! spread), removed, added and reordered between solves; and simulations within one epoch
+//! (nodes built once, only unschedulable flags flipped) answer as fresh ones.
 
 mod common;
 
@@ -47,4 +48,38 @@ fn a_reused_prepared_solve_follows_every_change_of_the_existing_nodes() {
     }
     assert_ne!(plans[1], plans[2], "the relabelling changes the plan");
     assert_eq!(plans[0], plans[6]);
+}
+
+#[test]
+fn simulations_in_one_epoch_answer_as_fresh_ones_whatever_the_flags() {
+    let nodes = vec![
+        node("a", "zone-x", "4", "8Gi"),
+        node("b", "a", "4", "8Gi"),
+        node("c", "b", "2", "4Gi"),
+    ];
+    let mut input = spread_input(nodes);
+    let mut prepared = Prepared::new(&input, input.pods.iter().map(|p| &p.requests));
+    let epoch = prepared.fresh_epoch();
+    let mut plans = Vec::new();
+    // close each node in turn, then none, all within one epoch (the nodes built once)
+    for closed in [Some(0), Some(1), Some(2), None, Some(0)] {
+        for (i, n) in input.existing.iter_mut().enumerate() {
+            n.unschedulable = Some(i) == closed;
+        }
+        let mut fresh = Prepared::new(&input, input.pods.iter().map(|p| &p.requests));
+        let expected = fresh.simulate(&input);
+        assert_eq!(
+            prepared.simulate_in(&input, epoch),
+            expected,
+            "node {closed:?} closed"
+        );
+        plans.push(expected);
+    }
+    assert_ne!(plans[0], plans[3], "closing a node changes the plan");
+    assert_eq!(plans[0], plans[4]);
+    // a change beyond the flags takes a new epoch, and is seen
+    input.existing[2] = node("c", "b", "8", "16Gi");
+    let epoch = prepared.fresh_epoch();
+    let mut fresh = Prepared::new(&input, input.pods.iter().map(|p| &p.requests));
+    assert_eq!(prepared.simulate_in(&input, epoch), fresh.simulate(&input));
 }
