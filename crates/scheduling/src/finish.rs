@@ -139,7 +139,11 @@ fn lower_bound(s: &mut Solver<'_>) -> f64 {
         .flat_map(|c| c.pods.iter().copied())
         .collect();
     let mut demand: Vec<f64> = demand.iter().map(|q| *q as f64).collect();
-    demand.push(forced_nodes(&s.input.pods, &on_claims) as f64);
+    let mut forced = forced_nodes(&s.input.pods, &on_claims);
+    if s.input.existing.is_empty() && s.input.bound.is_empty() {
+        forced = forced.max(spread_nodes(&s.input.pods, &on_claims));
+    }
+    demand.push(forced as f64);
     min_cover_cost(&costs, &columns, &demand).unwrap_or(0.0)
 }
 
@@ -166,6 +170,36 @@ fn forced_nodes(all: &[crate::input::PendingPod], pods: &[usize]) -> usize {
         }
     }
     groups.iter().map(|(_, n)| *n).max().unwrap_or(0)
+}
+
+/// The most nodes a required hostname topology spread forces on an empty cluster: a group
+/// of `n` pods that count against their own `maxSkew` k (with `whenUnsatisfiable:
+/// DoNotSchedule`) needs at least ceil(n / k) nodes, as a new node may hold at most k of
+/// them while any eligible node holds none. With existing nodes (whose counts raise the
+/// minimum) the rule does not hold, and the caller does not apply it.
+fn spread_nodes(all: &[crate::input::PendingPod], pods: &[usize]) -> usize {
+    // spread counts pods of the pod's own namespace only
+    let mut groups: Vec<((&str, &crate::input::Spread), usize)> = Vec::new();
+    for &p in pods {
+        let pod = &all[p];
+        for sp in pod.spreads.iter().filter(|sp| {
+            sp.key == labels::HOSTNAME
+                && !sp.schedule_anyway
+                && sp.max_skew > 0
+                && sp.selector.matches(&pod.labels)
+        }) {
+            let key = (pod.namespace.as_str(), sp);
+            match groups.iter_mut().find(|(t, _)| *t == key) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((key, 1)),
+            }
+        }
+    }
+    groups
+        .iter()
+        .map(|((_, sp), n)| n.div_ceil(sp.max_skew as usize))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Build the plan of a finished solve.

@@ -294,3 +294,31 @@ fn the_bound_counts_the_nodes_hostname_anti_affinity_forces() {
     let together = solve(&input(group(false), vec![pool("default")], 8));
     assert!(together.lower_bound < 0.3, "{}", together.lower_bound);
 }
+
+#[test]
+fn the_bound_counts_the_nodes_required_hostname_spread_forces() {
+    let group = |skew: i32, anyway: bool| -> Vec<_> {
+        (0..6)
+            .map(|i| {
+                let mut p = labelled(pod(&format!("s-{i}"), "100m", "100Mi"), "app", "s");
+                let mut sp = spread(HOSTNAME, skew, "app", "s");
+                sp.schedule_anyway = anyway;
+                p.spreads.push(sp);
+                p
+            })
+            .collect()
+    };
+    // maxSkew 2: at most two per new node, three nodes of the cheapest type ($0.30/h)
+    let plan = solve(&input(group(2, false), vec![pool("default")], 8));
+    let cost: f64 = plan.claims.iter().map(|c| c.price).sum();
+    assert_eq!(plan.claims.len(), 3);
+    assert!(
+        (plan.lower_bound - 0.9).abs() < 1e-6,
+        "{}",
+        plan.lower_bound
+    );
+    assert!(plan.lower_bound <= cost + 1e-9);
+    // a preference forces nothing: the bound is resources only
+    let anyway = solve(&input(group(2, true), vec![pool("default")], 8));
+    assert!(anyway.lower_bound < 0.3, "{}", anyway.lower_bound);
+}
