@@ -269,7 +269,8 @@ fn print_table(plan: &Plan, pods: usize, workloads: &[WorkloadPods], duration_ms
     outln!(
         "new NodeClaims:  {} for {} pods, ${cost:.4}/h (lower bound ${:.4}/h{gap}; it counts \
          resources and the nodes that hostname anti-affinity and, on an empty cluster, \
-         required hostname spread force, not zone spread, affinity, minValues or limits)",
+         required hostname and zone spread force, not how spread splits capacity between \
+         zones, affinity, minValues or limits)",
         plan.claims.len(),
         plan.claims.iter().map(|c| c.pods.len()).sum::<usize>(),
         plan.lower_bound

@@ -2,6 +2,8 @@
 //! cheapest compatible available offering and truncated to 600 (still meeting minValues),
 //! its labels, its price; pods on existing capacity; reasons for the rest; the cost bound.
 
+use std::collections::BTreeMap;
+
 use karpenter_model::wellknown::labels;
 use karpenter_model::{Op, Requirement};
 
@@ -106,10 +108,12 @@ fn claim_plan(s: &mut Solver<'_>, c: usize) -> Result<ClaimPlan, String> {
 }
 
 /// The lower bound over the pods placed on new NodeClaims: the LP relaxation of covering
-/// their requests, plus a row counting nodes when required hostname anti-affinity forces
-/// some (every pod of a group that repels itself needs its own node). It ignores what else
-/// forces nodes or capacity: zone or hostname spread, pod affinity, minValues, per-pool
-/// limits and the pods' own requirements on instance types.
+/// their requests, plus a row counting nodes when required constraints force some: hostname
+/// anti-affinity (every pod of a group that repels itself needs its own node) and, on an
+/// empty cluster, required hostname spread (ceil(n / maxSkew)) and required spread over
+/// other keys (one node per domain the pods must occupy). It ignores what else forces
+/// capacity: how a spread splits requests between domains, pod affinity, minValues,
+/// per-pool limits and the pods' own requirements on instance types.
 fn lower_bound(s: &mut Solver<'_>) -> f64 {
     let dims = s.names.len();
     let mut demand = vec![0i64; dims];
@@ -142,6 +146,7 @@ fn lower_bound(s: &mut Solver<'_>) -> f64 {
     let mut forced = forced_nodes(&s.input.pods, &on_claims);
     if s.input.existing.is_empty() && s.input.bound.is_empty() {
         forced = forced.max(spread_nodes(&s.input.pods, &on_claims));
+        forced = forced.max(domain_spread_nodes(s, &on_claims));
     }
     demand.push(forced as f64);
     min_cover_cost(&costs, &columns, &demand).unwrap_or(0.0)
@@ -198,6 +203,30 @@ fn spread_nodes(all: &[crate::input::PendingPod], pods: &[usize]) -> usize {
     groups
         .iter()
         .map(|((_, sp), n)| n.div_ceil(sp.max_skew as usize))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The most nodes a required spread over zones (or any key but hostname) forces on an empty
+/// cluster: `n` self-selecting pods of a group over `z` counted domains with maxSkew `k`
+/// occupy at least min(z, ceil(n / k)) domains, as while any counted domain stays empty
+/// no domain may hold more than k of them; nodes in different domains are different nodes.
+fn domain_spread_nodes(s: &Solver<'_>, pods: &[usize]) -> usize {
+    let mut members: BTreeMap<usize, usize> = BTreeMap::new();
+    for &p in pods {
+        let st = &s.pods[p];
+        for g in st.required_spreads() {
+            if st.selects_self(g) {
+                *members.entry(g).or_default() += 1;
+            }
+        }
+    }
+    members
+        .iter()
+        .filter_map(|(&g, &n)| {
+            let (domains, skew) = s.topology.spread_domains(g)?;
+            Some(domains.min(n.div_ceil(skew as usize)))
+        })
         .max()
         .unwrap_or(0)
 }

@@ -70,6 +70,14 @@ impl PodState {
             .collect();
     }
 
+    /// Its required (DoNotSchedule) spread groups, which relaxation never drops.
+    pub fn required_spreads(&self) -> impl Iterator<Item = usize> + '_ {
+        self.spreads
+            .iter()
+            .filter(|(anyway, _)| !anyway)
+            .map(|(_, g)| *g)
+    }
+
     /// Is the pod selected by owned group `g`?
     pub fn selects_self(&self, g: usize) -> bool {
         self.selected_by.binary_search(&g).is_ok()

@@ -396,6 +396,34 @@ impl Topology {
         strict.get(&g.key)
     }
 
+    /// For an owned non-hostname spread group whose pods all count the same domains (no
+    /// node-affinity filter, or one term): how many domains count toward its skew's
+    /// minimum, and its maxSkew. `None` for any other group.
+    pub fn spread_domains(&self, g: usize) -> Option<(usize, i32)> {
+        let group = self.groups.get(g)?;
+        let Kind::Spread { max_skew, .. } = group.kind else {
+            return None;
+        };
+        if group.hostname || max_skew <= 0 {
+            return None;
+        }
+        let pod_domains = match &group.filter {
+            Some(f) if f.honor_affinity => match f.terms.as_slice() {
+                [] => None,
+                [one] => one.get(&group.key),
+                _ => return None,
+            },
+            _ => None,
+        };
+        let eligible = self
+            .domain_list(&group.key)
+            .iter()
+            .enumerate()
+            .filter(|(i, d)| pod_domains.is_none_or(|s| s.has(d)) && group.eligible(*i))
+            .count();
+        Some((eligible, max_skew))
+    }
+
     /// Is group `r` keyed on hostname (checked per slot, never narrowing requirements)?
     pub fn is_hostname(&self, r: GroupRef) -> bool {
         self.group(r).hostname

@@ -322,3 +322,43 @@ fn the_bound_counts_the_nodes_required_hostname_spread_forces() {
     let anyway = solve(&input(group(2, true), vec![pool("default")], 8));
     assert!(anyway.lower_bound < 0.3, "{}", anyway.lower_bound);
 }
+
+#[test]
+fn the_bound_counts_a_node_per_zone_a_required_zone_spread_must_occupy() {
+    let group = |n: usize, skew: i32, anyway: bool| -> Vec<_> {
+        (0..n)
+            .map(|i| {
+                let mut p = labelled(pod(&format!("z-{i}"), "100m", "100Mi"), "app", "z");
+                let mut sp = spread(ZONE, skew, "app", "z");
+                sp.schedule_anyway = anyway;
+                p.spreads.push(sp);
+                p
+            })
+            .collect()
+    };
+    let bound = |pods| {
+        let plan = solve(&input(pods, vec![pool("default")], 8));
+        let cost: f64 = plan.claims.iter().map(|c| c.price).sum();
+        assert!(plan.unschedulable.is_empty(), "{:?}", plan.unschedulable);
+        assert!(
+            plan.lower_bound <= cost + 1e-9,
+            "{} > {cost}",
+            plan.lower_bound
+        );
+        (plan.claims.len(), plan.lower_bound)
+    };
+    // three tiny pods, maxSkew 1 over zones a, b, c: one node in each, three of the
+    // cheapest type ($0.30/h); the plan is optimal
+    let (claims, lb) = bound(group(3, 1, false));
+    assert_eq!(claims, 3);
+    assert!((lb - 0.9).abs() < 1e-6, "{lb}");
+    // maxSkew 2: two zones may take them (2 + 1, the third zone empty): two nodes at least
+    let (_, lb) = bound(group(3, 2, false));
+    assert!((lb - 0.6).abs() < 1e-6, "{lb}");
+    // twelve pods: never more nodes than there are zones
+    let (_, lb) = bound(group(12, 1, false));
+    assert!((lb - 0.9).abs() < 1e-6, "{lb}");
+    // a preference forces nothing
+    let (_, lb) = bound(group(3, 1, true));
+    assert!(lb < 0.3, "{lb}");
+}
