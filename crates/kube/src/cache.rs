@@ -1,7 +1,7 @@
 //! The watch caches: one store per kind the controllers read, filled by kube-rs watchers
 //! that relist and resume after errors and API server restarts (with backoff), and a
 //! version that moves on every event so the controller loop knows when to look again.
-//! Objects are cached without their `managedFields`, which nothing here reads.
+//! Objects are cached slimmed ([`crate::slim`]): without what nothing here reads.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -15,6 +15,7 @@ use k8s_openapi::api::storage::v1::VolumeAttachment;
 use karpenter_api::{EC2NodeClass, NodeClaim, NodePool};
 
 use crate::kwoknodeclass::KwokNodeClass;
+use crate::slim::Slim;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -39,7 +40,7 @@ impl<K> Default for Store<K> {
     }
 }
 
-impl<K: Resource> Store<K> {
+impl<K> Store<K> {
     /// The objects, by key.
     pub fn items(&self) -> &BTreeMap<String, Arc<K>> {
         &self.items
@@ -54,7 +55,9 @@ impl<K: Resource> Store<K> {
     pub fn synced(&self) -> bool {
         self.synced
     }
+}
 
+impl<K: Slim> Store<K> {
     /// Apply a watch event; true when the store changed.
     pub fn apply(&mut self, event: Event<K>) -> bool {
         match event {
@@ -63,7 +66,7 @@ impl<K: Resource> Store<K> {
                 false
             }
             Event::InitApply(mut o) => {
-                slim(&mut o);
+                o.slim();
                 let key = key_of(&o);
                 if let Some(buffer) = self.relisting.as_mut() {
                     buffer.insert(key, Arc::new(o));
@@ -78,7 +81,7 @@ impl<K: Resource> Store<K> {
                 true
             }
             Event::Apply(mut o) => {
-                slim(&mut o);
+                o.slim();
                 let key = key_of(&o);
                 // the controller's own writes go in ahead of their events: never let an
                 // older event take a newer object's place
@@ -101,7 +104,7 @@ impl<K: Resource> Store<K> {
 
     /// Put an object the controller itself just wrote, ahead of its watch event.
     pub fn put(&mut self, mut o: K) {
-        slim(&mut o);
+        o.slim();
         let key = key_of(&o);
         if self
             .items
@@ -112,12 +115,6 @@ impl<K: Resource> Store<K> {
         }
         self.items.insert(key, Arc::new(o));
     }
-}
-
-/// Drop what no controller reads and every object carries: `managedFields` (server-side
-/// apply's bookkeeping) are most of a cached Pod's size.
-fn slim<K: Resource>(o: &mut K) {
-    o.meta_mut().managed_fields = None;
 }
 
 /// Is `a` a newer version of the object than `b`? Resource versions are opaque to clients,
@@ -238,7 +235,7 @@ impl Cache {
 
     fn watch<K>(&self, api: Api<K>, store: fn(&mut Stores) -> &mut Store<K>)
     where
-        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K: Slim + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
         K::DynamicType: Default,
     {
         let cache = self.clone();

@@ -1,10 +1,11 @@
 //! The kube-rs adapter: what makes karpenter-rs's controllers run against a real API
-//! server. Watches feed caches ([`cache`]); each pass translates them into the same
-//! cluster state and setup the simulator keeps ([`translate`]); the controllers' recorded
-//! writes go out through one field manager ([`writer`]); NodePool status and hash
-//! ([`status`]); leader election on a Lease ([`lease`]); metrics and probes ([`metrics`],
-//! [`http`]); JSON logs ([`log`]); and the KWOK cloud provider ([`kwok`]), which lives here
-//! rather than in `karpenter-cloud` because its "cloud" is the Kubernetes API itself.
+//! server. Watches feed caches ([`cache`]) that keep slimmed objects ([`slim`]); each pass
+//! translates them into the same cluster state and setup the simulator keeps
+//! ([`translate`]); the controllers' recorded writes go out through one field manager
+//! ([`writer`]); NodePool status and hash ([`status`]); leader election on a Lease
+//! ([`lease`]); metrics and probes ([`metrics`], [`http`]); JSON logs ([`log`]); and the
+//! KWOK cloud provider ([`kwok`]), which lives here rather than in `karpenter-cloud`
+//! because its "cloud" is the Kubernetes API itself.
 #![deny(missing_docs)]
 
 pub mod cache;
@@ -18,6 +19,7 @@ pub mod log;
 pub mod metrics;
 pub mod ratelimit;
 pub mod run;
+pub mod slim;
 pub mod status;
 pub mod translate;
 pub mod writer;
