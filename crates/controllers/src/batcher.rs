@@ -1,11 +1,9 @@
 //! Pending-pod batching (upstream §2.2): a window opens on the first provisionable pod and
 //! closes when no new pod arrived for the idle duration (1 s) or at the max duration (10 s).
-//! As upstream's pod controller triggers on every pod event and requeues a pending pod
-//! every 10 s, a pending pod that changed (kube-scheduler re-marked it after a node joined)
-//! opens a new window, and pods still pending open one every 10 s. Neither extends an open
-//! window: only a pod not seen in it does.
+//! Pods still pending are triggered again every 10 s, as upstream's pod controller requeues
+//! them.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use karpenter_model::time::{SECOND, Time};
 
@@ -22,8 +20,7 @@ pub struct Batcher {
     idle: Time,
     max: Time,
     open: Option<(Time, Time)>,
-    /// Pending pods and the revision each was last seen at.
-    seen: BTreeMap<String, u64>,
+    seen: BTreeSet<String>,
     last_run: Option<Time>,
 }
 
@@ -34,30 +31,27 @@ impl Batcher {
             idle,
             max,
             open: None,
-            seen: BTreeMap::new(),
+            seen: BTreeSet::new(),
             last_run: None,
         }
     }
 
-    /// Look at the provisionable pods (id and revision); new ones open or extend the window,
-    /// changed ones open it, and pods still pending re-open it every [`RETRIGGER`].
-    pub fn observe<'a>(&mut self, pending: impl Iterator<Item = (&'a str, u64)>, now: Time) {
+    /// Look at the provisionable pods; new ones open or extend the window, and pods still
+    /// pending re-open it every [`RETRIGGER`].
+    pub fn observe<'a>(&mut self, pending: impl Iterator<Item = &'a str>, now: Time) {
         let mut any = false;
         let mut new = false;
-        let mut changed = false;
-        let mut current = BTreeMap::new();
-        for (id, revision) in pending {
+        let mut current = BTreeSet::new();
+        for id in pending {
             any = true;
-            match self.seen.get(id) {
-                None => new = true,
-                Some(r) if *r != revision => changed = true,
-                Some(_) => {}
+            if !self.seen.contains(id) {
+                new = true;
             }
-            current.insert(id.to_string(), revision);
+            current.insert(id.to_string());
         }
         // pods no longer pending are forgotten, so they count as new if they come back
         self.seen = current;
-        let retrigger = changed || (any && self.last_run.is_none_or(|t| now - t >= RETRIGGER));
+        let retrigger = any && self.last_run.is_none_or(|t| now - t >= RETRIGGER);
         if new || (retrigger && self.open.is_none()) {
             let start = self.open.map_or(now, |(s, _)| s);
             let last = if new {
@@ -95,17 +89,12 @@ impl Batcher {
 mod tests {
     use super::*;
 
-    /// Pods at revision 0.
-    fn ids<'a>(names: &'a [&'a str]) -> impl Iterator<Item = (&'a str, u64)> + 'a {
-        names.iter().map(|n| (*n, 0))
-    }
-
     #[test]
     fn idle_closes_the_window() {
         let mut b = Batcher::new(BATCH_IDLE, BATCH_MAX);
-        b.observe(ids(&["a"]), 0);
+        b.observe(["a"].into_iter(), 0);
         assert!(!b.ready(500));
-        b.observe(ids(&["a", "b"]), 800);
+        b.observe(["a", "b"].into_iter(), 800);
         assert!(!b.ready(1_500), "a new pod extends the idle window");
         assert!(b.ready(1_800));
     }
@@ -115,7 +104,7 @@ mod tests {
         let mut b = Batcher::new(BATCH_IDLE, BATCH_MAX);
         for t in 0..20 {
             let id = format!("p{t}");
-            b.observe(ids(&[id.as_str()]), t * 600);
+            b.observe([id.as_str()].into_iter(), t * 600);
             if b.ready(t * 600) {
                 assert_eq!(t * 600, 10_200);
                 return;
@@ -127,32 +116,13 @@ mod tests {
     #[test]
     fn same_pod_does_not_extend_and_retriggers_after_ten_seconds() {
         let mut b = Batcher::new(BATCH_IDLE, BATCH_MAX);
-        b.observe(ids(&["a"]), 0);
-        b.observe(ids(&["a"]), 900);
+        b.observe(["a"].into_iter(), 0);
+        b.observe(["a"].into_iter(), 900);
         assert!(b.ready(1_000));
         b.done(1_000);
-        b.observe(ids(&["a"]), 5_000);
+        b.observe(["a"].into_iter(), 5_000);
         assert!(!b.ready(6_100), "no retrigger before 10 s");
-        b.observe(ids(&["a"]), 11_000);
+        b.observe(["a"].into_iter(), 11_000);
         assert!(b.ready(12_000));
-    }
-
-    #[test]
-    fn a_changed_pending_pod_opens_a_window_but_does_not_extend_one() {
-        let mut b = Batcher::new(BATCH_IDLE, BATCH_MAX);
-        b.observe([("a", 1)].into_iter(), 0);
-        b.observe([("a", 2)].into_iter(), 900);
-        assert!(
-            b.ready(1_000),
-            "a changed pod does not extend the open window"
-        );
-        b.done(1_000);
-        b.observe([("a", 2)].into_iter(), 2_000);
-        assert!(!b.ready(3_100), "unchanged: no new window before 10 s");
-        b.observe([("a", 3)].into_iter(), 3_200);
-        assert!(
-            b.ready(4_200),
-            "kube-scheduler re-marked it: a new window at once"
-        );
     }
 }

@@ -115,12 +115,9 @@ impl Karpenter {
         interruption::handle(state, cloud, now, &mut self.recorder);
         launch(state, cloud, now, &mut self.recorder);
         register_and_initialize(state, now, &mut self.recorder);
-        let pending: Vec<(String, u64)> = provisionable(state)
-            .iter()
-            .map(|p| (p.id.clone(), p.revision))
-            .collect();
+        let pending: Vec<String> = provisionable(state).iter().map(|p| p.id.clone()).collect();
         self.batcher
-            .observe(pending.iter().map(|(id, r)| (id.as_str(), *r)), now);
+            .observe(pending.iter().map(String::as_str), now);
         if self.batcher.ready(now) {
             let types = self.catalog(cloud, now);
             // the engine is deterministic: the same cluster and catalog as a round that

@@ -98,7 +98,6 @@ pub fn put_pod(
         do_not_disrupt,
         critical,
         terminating: false,
-        revision: 0,
     });
 }
 
