@@ -901,29 +901,21 @@ fn provisions_interrupts_drifts_and_cleans_up_on_emulated_ec2() {
     // a spot interruption warning for one instance: its NodeClaim goes, a new one comes
     // (chosen now: consolidation or drift may have replaced the first NodeClaims meanwhile,
     // so wait for a replacement to be initialized)
-    let initialized = |c: &NodeClaim| {
-        c.metadata.deletion_timestamp.is_none()
-            && e2e::conditions(c).get("Initialized").map(String::as_str) == Some("True")
-    };
-    env.wait(
+    let victim = env.wait(
         "an initialized NodeClaim of the default pool",
         2 * MINUTE,
         |env| {
             let claims = pool_claims(env, "default");
-            if claims.iter().any(initialized) {
-                Ok(())
-            } else {
-                Err(format!("{} NodeClaims, none initialized", claims.len()))
-            }
+            let seen = claims.len();
+            claims
+                .into_iter()
+                .find(|c| {
+                    c.metadata.deletion_timestamp.is_none()
+                        && e2e::conditions(c).get("Initialized").map(String::as_str) == Some("True")
+                })
+                .ok_or_else(|| format!("{seen} NodeClaims, none initialized"))
         },
     );
-    let victim = pool_claims(&env, "default")
-        .into_iter()
-        .find(|c| {
-            c.metadata.deletion_timestamp.is_none()
-                && e2e::conditions(c).get("Initialized").map(String::as_str) == Some("True")
-        })
-        .unwrap_or_else(|| panic!("no initialized NodeClaim of the default pool"));
     let victim_name = victim.metadata.name.clone().unwrap_or_default();
     let victim_id = victim
         .status
