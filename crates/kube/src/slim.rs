@@ -7,7 +7,7 @@
 //! written back, so nothing dropped here can reach the API server.
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Container, EphemeralContainer, Node, Pod, Volume};
+use k8s_openapi::api::core::v1::{Container, ContainerPort, EphemeralContainer, Node, Pod, Volume};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::VolumeAttachment;
 use karpenter_api::{EC2NodeClass, NodeClaim, NodePool};
@@ -76,9 +76,8 @@ fn ephemeral(c: EphemeralContainer) -> EphemeralContainer {
     }
 }
 
-fn host_ports(
-    ports: Option<Vec<k8s_openapi::api::core::v1::ContainerPort>>,
-) -> Option<Vec<k8s_openapi::api::core::v1::ContainerPort>> {
+/// Only the ports that reserve a host port.
+fn host_ports(ports: Option<Vec<ContainerPort>>) -> Option<Vec<ContainerPort>> {
     let kept: Vec<_> = ports?
         .into_iter()
         .filter(|p| p.host_port.is_some())
@@ -95,8 +94,8 @@ fn is_claim(v: &Volume) -> bool {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{
-        ContainerPort, ContainerStatus, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec,
-        PodStatus, ProjectedVolumeSource, ResourceRequirements,
+        ContainerStatus, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec, PodStatus,
+        ProjectedVolumeSource, ResourceRequirements,
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use std::collections::BTreeMap;
