@@ -164,6 +164,49 @@ pub fn pools(setup: &Setup, state: &ClusterState) -> Vec<Pool> {
         .collect()
 }
 
+/// NodeClaims created but not launched yet (a launch the cloud refused for a moment is
+/// retried on the next pass), as in-flight nodes with the least allocatable of their
+/// instance types: the next round places their pods on them again instead of planning each
+/// pod a second NodeClaim. A claim none of whose types is in the catalog offers nothing.
+pub fn unlaunched(
+    state: &ClusterState,
+    types: &[InstanceType],
+    skip: &BTreeSet<String>,
+) -> Vec<ExistingNode> {
+    let mut nodes = Vec::new();
+    for c in state.claims().values() {
+        if c.launched.is_some() || c.deleting_since.is_some() || skip.contains(&c.name) {
+            continue;
+        }
+        let mut shapes = c
+            .instance_types
+            .iter()
+            .filter_map(|name| types.iter().find(|t| &t.name == name))
+            .map(InstanceType::allocatable);
+        let Some(mut available) = shapes.next() else {
+            continue;
+        };
+        for other in shapes {
+            for (k, q) in &mut available {
+                *q = (*q).min(other.get(k).copied().unwrap_or_default());
+            }
+        }
+        let mut node_labels = c.labels.clone();
+        node_labels.insert(labels::HOSTNAME.into(), c.name.clone());
+        nodes.push(ExistingNode {
+            name: c.name.clone(),
+            labels: node_labels,
+            taints: c.taints.clone(),
+            available,
+            initialized: false,
+            unschedulable: c.disruption.is_some(),
+            in_flight: true,
+            ..Default::default()
+        });
+    }
+    nodes
+}
+
 /// The full input for placing `pods` (plus pods displaced from nodes being removed).
 pub fn build(
     setup: &Setup,
@@ -173,7 +216,8 @@ pub fn build(
     skip: &BTreeSet<String>,
     with_pools: bool,
 ) -> Input {
-    let (existing, bound, displaced) = existing(state, skip);
+    let (mut existing, bound, displaced) = existing(state, skip);
+    existing.extend(unlaunched(state, &types, skip));
     let mut seen = BTreeSet::new();
     let mut all: Vec<PendingPod> = Vec::with_capacity(pods.len() + displaced.len());
     for p in pods.iter().copied().chain(displaced) {
