@@ -48,6 +48,10 @@ pub struct ProvisioningStats {
     pub claims: u64,
     /// Pods the last round could not place.
     pub last_unschedulable: usize,
+    /// Pods the last round placed (on new NodeClaims or on capacity already there).
+    pub last_pods: usize,
+    /// NodeClaims the last round created.
+    pub last_claims: usize,
 }
 
 /// The controller.
@@ -142,6 +146,8 @@ impl Karpenter {
                 let created = state.claims().len().saturating_sub(before);
                 self.stats.claims += created as u64;
                 self.stats.last_unschedulable = plan.unschedulable.len();
+                self.stats.last_claims = created;
+                self.stats.last_pods = pending.len().saturating_sub(plan.unschedulable.len());
                 self.settled = (created == 0).then_some((generation, types));
                 launch(state, cloud, now, &mut self.recorder);
             }

@@ -361,7 +361,19 @@ impl<C: CloudProvider> Loop<'_, C> {
             inner: &mut self.cloud,
             drifted: &drifted,
         };
+        let rounds = self.karpenter.stats.rounds;
         let wake = self.karpenter.reconcile(&mut state, &mut cloud, now);
+        let stats = self.karpenter.stats;
+        if stats.rounds != rounds {
+            // upstream logs each provisioning round's outcome at info
+            log::info(
+                "provisioner",
+                &format!(
+                    "computed {} new nodeclaim(s) to fit {} pod(s), {} pod(s) unschedulable",
+                    stats.last_claims, stats.last_pods, stats.last_unschedulable
+                ),
+            );
+        }
         karpenter_controllers::gc::collect(
             &mut state,
             &mut cloud,

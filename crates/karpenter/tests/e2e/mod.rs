@@ -128,7 +128,8 @@ impl Drop for Env {
         for c in &mut self.controllers {
             c.kill();
         }
-        if std::thread::panicking() {
+        let keep = std::env::var_os("E2E_KEEP_LOGS").is_some();
+        if std::thread::panicking() || keep {
             for c in &self.controllers {
                 let log = std::fs::read_to_string(&c.log).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(40).collect();
