@@ -119,9 +119,20 @@ impl Karpenter {
         interruption::handle(state, cloud, now, &mut self.recorder);
         launch(state, cloud, now, &mut self.recorder);
         register_and_initialize(state, now, &mut self.recorder);
-        let pending: Vec<String> = provisionable(state).iter().map(|p| p.id.clone()).collect();
-        self.batcher
-            .observe(pending.iter().map(String::as_str), now);
+        let pending: Vec<(String, u64)> = provisionable(state)
+            .iter()
+            .map(|p| (p.id.clone(), p.revision))
+            .collect();
+        // every NodeClaim is up: kube-scheduler has seen all the capacity planned so far
+        let capacity_up = state
+            .claims()
+            .values()
+            .all(|c| c.initialized_at.is_some() || c.deleting_since.is_some());
+        self.batcher.observe(
+            pending.iter().map(|(id, r)| (id.as_str(), *r)),
+            capacity_up,
+            now,
+        );
         if self.batcher.ready(now) {
             let types = self.catalog(cloud, now);
             // the engine is deterministic: the same cluster and catalog as a round that

@@ -40,6 +40,10 @@ pub struct PodState {
     pub critical: bool,
     /// Being deleted (a deletion timestamp) but not gone yet.
     pub terminating: bool,
+    /// Moves whenever the pod changes in the API (a fingerprint of its `resourceVersion`;
+    /// 0 in the simulator): a pending pod that changed triggers provisioning again, as every
+    /// pod event does upstream.
+    pub revision: u64,
 }
 
 impl PodState {

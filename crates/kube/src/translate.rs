@@ -234,6 +234,7 @@ impl Translator {
                 .is_some_and(|v| v == "true"),
             critical: class == "system-cluster-critical" || class == "system-node-critical",
             terminating: p.metadata.deletion_timestamp.is_some(),
+            revision: revision(p.metadata.resource_version.as_deref().unwrap_or("")),
         })
     }
 }
@@ -380,4 +381,14 @@ pub fn claim_state(c: &NodeClaim, catalog: &[InstanceType]) -> Option<ClaimState
         launched,
         name,
     })
+}
+
+/// A stable fingerprint of an opaque `resourceVersion` (FNV-1a), so a changed object shows
+/// as changed without reading meaning into the string.
+fn revision(resource_version: &str) -> u64 {
+    resource_version
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }

@@ -109,6 +109,7 @@ impl Workloads {
             do_not_disrupt: t.do_not_disrupt,
             critical: t.critical,
             terminating: false,
+            revision: 0,
         });
         if let Some(n) = self.lost_by_owner.get_mut(owner_key)
             && *n > 0

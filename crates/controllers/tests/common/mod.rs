@@ -98,6 +98,7 @@ pub fn put_pod(
         do_not_disrupt,
         critical,
         terminating: false,
+        revision: 0,
     });
 }
 
