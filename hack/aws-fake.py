@@ -9,6 +9,10 @@ front of it for what moto does not do.
   price table (crates/catalog/data/on-demand-prices.json, us-east-1) for every type.
 - Capacity errors: `POST /_fake/ice` with {"types": ["m5.large", ...]} makes CreateFleet
   answer InsufficientInstanceCapacity for overrides of those types (moto never fails).
+- Security groups of fleet instances: moto's CreateFleet reads a template's groups from a key
+  the API never sends and gives every instance the VPC's default group, so each node would
+  look drifted (SecurityGroupDrift); its instances are given the groups their request's
+  templates name, as EC2 does.
 - Capacity reservations: moto has no DescribeCapacityReservations; it is answered from
   the list the test sets through `POST /_fake/reservations` ([{"id", "instanceType",
   "zone", "available", "ownerId"?, "matchCriteria"?, "type"?}, ...]), filtered by
@@ -18,6 +22,7 @@ Everything else goes to moto unchanged. Usage: aws-fake.py PORT
 """
 import json
 import os
+import re
 import sys
 import threading
 import urllib.parse
@@ -89,6 +94,60 @@ def fleet_ice_answer(form):
         "<fleetId>fleet-fake</fleetId><errorSet>%s</errorSet><fleetInstanceSet/>"
         "</CreateFleetResponse>" % errors
     )
+
+
+def template_groups(data):
+    """The security group ids a launch template's data names, on it or on its interfaces."""
+    found = []
+
+    def ids(value):
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, dict):
+            return [v for _, v in sorted(value.items())]
+        return list(value or [])
+
+    for key in ("SecurityGroupIds", "SecurityGroupId"):
+        found += ids(data.get(key))
+    interfaces = data.get("NetworkInterfaces") or data.get("NetworkInterface") or []
+    if isinstance(interfaces, dict):
+        interfaces = [v for _, v in sorted(interfaces.items())]
+    for nic in interfaces:
+        for key in ("Groups", "SecurityGroupId", "SecurityGroupIds"):
+            found += ids(nic.get(key))
+    return found
+
+
+def apply_template_groups(form, answer, region):
+    """Give the instances a CreateFleet answer names the groups of the request's templates."""
+    from moto.ec2.models import ec2_backends
+
+    instance_ids = re.findall(r"<item>(i-[0-9a-f]+)</item>", answer)
+    names = sorted(
+        v for k, v in form.items() if k.endswith("LaunchTemplateSpecification.LaunchTemplateName")
+    )
+    if not instance_ids or not names:
+        return
+    for account in list(ec2_backends.keys()):
+        backend = ec2_backends[account][region]
+        groups = []
+        for name in names:
+            try:
+                data = backend.get_launch_template_by_name(name).latest_version().data
+            except Exception:
+                continue
+            for gid in template_groups(data):
+                group = backend.get_security_group_from_id(gid)
+                if group is not None and group not in groups:
+                    groups.append(group)
+        if not groups:
+            continue
+        for reservation in backend.all_reservations():
+            for instance in reservation.instances:
+                if instance.id in instance_ids:
+                    instance.security_groups = groups
+                    for nic in instance.nics.values():
+                        nic._group_set = list(groups)
 
 
 def form_filters(form):
@@ -201,6 +260,17 @@ class Fakes:
             answer = fleet_ice_answer(form)
             if answer is not None:
                 return respond(start, "200 OK", answer, "text/xml")
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+                return lambda _data: None
+
+            text = b"".join(self.app(environ, capture)).decode()
+            scope = re.search(r"Credential=[^/]+/[0-9]+/([a-z0-9-]+)/", environ.get("HTTP_AUTHORIZATION", ""))
+            apply_template_groups(form, text, scope.group(1) if scope else "us-east-1")
+            start(captured.get("status", "200 OK"), captured.get("headers", []))
+            return [text.encode()]
         return self.app(environ, start)
 
 
