@@ -1,8 +1,8 @@
-//! The disruption loop and its orchestration queue (upstream §4.1, §4.6): every 10 s the
-//! cluster is handed to the pure decision (`karpenter-disruption`); commands without
-//! replacements delete their candidates at once; commands with replacements taint the
-//! candidates, launch the replacements, and delete the candidates only once every
-//! replacement is initialized. A replacement that disappears, or a command older than
+//! The disruption loop and its orchestration queue (upstream §4.1, §4.6): every 10 s when
+//! idle, and again at once after a drift or expiration command, the cluster is handed to
+//! the pure decision (`karpenter-disruption`); commands without replacements delete their
+//! candidates at once; commands with replacements taint the candidates, launch the
+//! replacements, and delete the candidates only once every replacement is initialized. A replacement that disappears, or a command older than
 //! 10 minutes, rolls back: the taint and the disruption mark are removed, nothing is lost.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +42,9 @@ pub struct Disruption {
     settled: Option<(u64, Time)>,
     /// The static half of the scheduling simulations, kept between decisions.
     prepared: Option<karpenter_scheduling::Prepared>,
+    /// The last decision acted without a validation wait (drift, expiration): the next one
+    /// runs at once, as upstream requeues immediately after a method succeeds.
+    again: bool,
 }
 
 fn reason_str(r: Reason) -> &'static str {
@@ -63,7 +66,7 @@ impl Disruption {
     /// changed)? Runs the orchestration queue on the way.
     pub fn due(&mut self, state: &mut ClusterState, now: Time, recorder: &mut Recorder) -> bool {
         self.run_queue(state, now, recorder);
-        if self.last_run.is_some_and(|t| now - t < POLL) {
+        if !self.again && self.last_run.is_some_and(|t| now - t < POLL) {
             return false;
         }
         let settled = self
@@ -77,7 +80,7 @@ impl Disruption {
 
     /// When the loop next needs to run.
     pub fn next_wake(&self, state: &ClusterState, now: Time) -> Option<Time> {
-        if !self.queue.is_empty() {
+        if self.again || !self.queue.is_empty() {
             return Some(now + SECOND);
         }
         let poll = self.last_run.map_or(now, |t| t + POLL).max(now + 1);
@@ -106,6 +109,13 @@ impl Disruption {
         let input = disruption_input(setup, state, types, drifted, now);
         let next_due = next_due(&input);
         let decision = decide_cached(&input, &mut self.prepared);
+        // Emptiness and consolidation stand in for upstream's 15 s validation wait with the
+        // 10 s poll; drift and expiration have no such wait upstream, so the loop goes on.
+        self.again = !decision.commands.is_empty()
+            && decision
+                .commands
+                .iter()
+                .all(|c| matches!(c.reason, Reason::Drifted | Reason::Expired));
         if decision.commands.is_empty() {
             self.settled = Some((state.generation(), next_due));
             return self.next_wake(state, now);

@@ -224,3 +224,68 @@ fn a_restart_mid_command_releases_the_candidate() {
             .any(|e| e.reason == "DisruptionFailed" && e.object == "NodeClaim/claim-old")
     );
 }
+
+/// Upstream's loop polls every 10 s only when idle: after a consolidation command it waits
+/// (upstream's 15 s validation), after a drift command it goes on at once.
+#[test]
+fn the_loop_goes_on_at_once_after_drift_and_waits_after_consolidation() {
+    let types = catalog();
+    let mut namer = Namer::default();
+
+    let (setup, mut state) = cluster(&types);
+    let mut d = Disruption::default();
+    let mut rec = Recorder::default();
+    assert!(d.due(&mut state, HOUR, &mut rec));
+    d.reconcile(
+        &setup,
+        &mut state,
+        types.clone(),
+        &|_| None,
+        HOUR,
+        &mut namer,
+        &mut rec,
+    );
+    assert_eq!(
+        state.claims()["claim-old"].disruption.as_deref(),
+        Some("Underutilized")
+    );
+    assert!(
+        !d.due(&mut state, HOUR + SECOND, &mut rec),
+        "consolidation waits for the poll"
+    );
+    assert!(d.due(&mut state, HOUR + 10 * SECOND, &mut rec));
+
+    let (setup, mut state) = cluster(&types);
+    let mut d = Disruption::default();
+    let drifted = |_: &ClaimState| Some("AMIDrift".to_string());
+    assert!(d.due(&mut state, HOUR, &mut rec));
+    let wake = d.reconcile(
+        &setup,
+        &mut state,
+        types.clone(),
+        &drifted,
+        HOUR,
+        &mut namer,
+        &mut rec,
+    );
+    assert_eq!(
+        state.claims()["claim-old"].disruption.as_deref(),
+        Some("Drifted")
+    );
+    assert_eq!(wake, Some(HOUR + SECOND));
+    assert!(
+        d.due(&mut state, HOUR + SECOND, &mut rec),
+        "drift goes on at once"
+    );
+    // nothing left to drift: the next decision finds nothing and the loop polls again
+    d.reconcile(
+        &setup,
+        &mut state,
+        types,
+        &drifted,
+        HOUR + SECOND,
+        &mut namer,
+        &mut rec,
+    );
+    assert!(!d.due(&mut state, HOUR + 2 * SECOND, &mut rec));
+}
