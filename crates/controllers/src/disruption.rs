@@ -240,6 +240,9 @@ impl Disruption {
                     .is_none_or(|c| c.deleting_since.is_some())
             });
             if gone || now - q.started > COMMAND_TIMEOUT {
+                // a failed replacement waits the poll: a pool that keeps answering
+                // insufficient capacity costs a NodeClaim per poll, not one per second
+                self.again = false;
                 recorder.count(
                     "karpenter_voluntary_disruption_queue_failures_total",
                     &[],

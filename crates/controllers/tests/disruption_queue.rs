@@ -289,3 +289,36 @@ fn the_loop_goes_on_at_once_after_drift_and_waits_after_consolidation() {
     );
     assert!(!d.due(&mut state, HOUR + 2 * SECOND, &mut rec));
 }
+
+/// A drift command whose replacement is gone (the cloud refused it) rolls back, and the
+/// loop then waits the poll instead of trying again at once: a pool that keeps answering
+/// insufficient capacity would otherwise cost a NodeClaim every second.
+#[test]
+fn a_rolled_back_drift_waits_for_the_poll() {
+    let types = catalog();
+    let mut namer = Namer::default();
+    let (setup, mut state) = cluster(&types);
+    let mut d = Disruption::default();
+    let mut rec = Recorder::default();
+    let drifted = |_: &ClaimState| Some("AMIDrift".to_string());
+    assert!(d.due(&mut state, HOUR, &mut rec));
+    d.reconcile(
+        &setup, &mut state, types, &drifted, HOUR, &mut namer, &mut rec,
+    );
+    let replacements: Vec<String> = state
+        .claims()
+        .values()
+        .filter(|c| c.launched.is_none())
+        .map(|c| c.name.clone())
+        .collect();
+    assert!(!replacements.is_empty(), "drift launches a replacement");
+    for r in &replacements {
+        state.remove_claim(r);
+    }
+    assert!(
+        !d.due(&mut state, HOUR + SECOND, &mut rec),
+        "rolled back: no new decision before the poll"
+    );
+    assert_eq!(state.claims()["claim-old"].disruption, None);
+    assert!(d.due(&mut state, HOUR + 10 * SECOND, &mut rec));
+}
