@@ -158,7 +158,8 @@ impl Karpenter {
                 self.stats.claims += created as u64;
                 self.stats.last_unschedulable = plan.unschedulable.len();
                 self.stats.last_claims = created;
-                self.stats.last_pods = pending.len().saturating_sub(plan.unschedulable.len());
+                self.stats.last_pods = plan.claims.iter().map(|c| c.pods.len()).sum::<usize>()
+                    + plan.existing.iter().map(|n| n.pods.len()).sum::<usize>();
                 self.settled = (created == 0).then_some((generation, types));
                 launch(state, cloud, now, &mut self.recorder);
             }

@@ -110,6 +110,8 @@ fn a_claim_the_cloud_throttled_holds_its_pods_until_it_launches() {
     assert!(cloud.refused >= 2, "launch retried: {}", cloud.refused);
     assert!(k.stats.rounds >= 2, "rounds: {}", k.stats.rounds);
     assert_eq!(state.claims().len(), 1, "{:?}", state.claims().keys());
+    // the last round placed all six on the unlaunched claim and created nothing
+    assert_eq!((k.stats.last_pods, k.stats.last_claims), (6, 0));
     // the cloud answers again: one instance for the six pods
     cloud.throttled = false;
     k.reconcile(&mut state, &mut cloud, t);
