@@ -17,16 +17,6 @@ use karpenter_model::wellknown::labels;
 use karpenter_model::{InstanceType, Op, Quantity, Requirement, Requirements};
 use karpenter_scheduling::{PendingPod, Pool};
 
-fn load(settings: &AwsSettings) -> Vec<InstanceType> {
-    match karpenter_catalog::load("builtin:aws/us-east-1", settings) {
-        Ok(c) => c
-            .into_iter()
-            .filter(|t| t.name.starts_with("m5."))
-            .collect(),
-        Err(e) => panic!("embedded catalog: {e}"),
-    }
-}
-
 /// The simulated cloud, with pool `small`'s types translated with kubelet `maxPods: 3`.
 struct Shaped {
     inner: SimCloud,
@@ -66,8 +56,8 @@ impl CloudProvider for Shaped {
 }
 
 fn cloud() -> Shaped {
-    let base = load(&AwsSettings::default());
-    let small = load(&AwsSettings {
+    let base = common::m5_types(&AwsSettings::default());
+    let small = common::m5_types(&AwsSettings {
         max_pods: Some(3),
         ..AwsSettings::default()
     });

@@ -23,14 +23,7 @@ use karpenter_scheduling::Pool;
 const ZONE: &str = "us-east-1a";
 
 fn catalog() -> Arc<Vec<InstanceType>> {
-    match karpenter_catalog::load("builtin:aws/us-east-1", &AwsSettings::default()) {
-        Ok(c) => Arc::new(
-            c.into_iter()
-                .filter(|t| t.name.starts_with("m5."))
-                .collect(),
-        ),
-        Err(e) => panic!("embedded catalog: {e}"),
-    }
+    Arc::new(common::m5_types(&AwsSettings::default()))
 }
 
 /// One m5.4xlarge holding a 500m pod: nothing else to move it to, so consolidation

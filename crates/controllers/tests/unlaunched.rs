@@ -48,16 +48,6 @@ impl CloudProvider for Throttled {
     }
 }
 
-fn types() -> Vec<InstanceType> {
-    match karpenter_catalog::load("builtin:aws/us-east-1", &Default::default()) {
-        Ok(c) => c
-            .into_iter()
-            .filter(|t| t.name.starts_with("m5."))
-            .collect(),
-        Err(e) => panic!("embedded catalog: {e}"),
-    }
-}
-
 fn setup() -> Setup {
     let mut requirements = Requirements::new();
     requirements.add(&Requirement::new(
@@ -93,7 +83,7 @@ fn pending(state: &mut ClusterState, from: usize, n: usize) {
 #[test]
 fn a_claim_the_cloud_throttled_holds_its_pods_until_it_launches() {
     let mut cloud = Throttled {
-        inner: SimCloud::new(types(), SimConfig::default()),
+        inner: SimCloud::new(common::m5_types(&Default::default()), SimConfig::default()),
         throttled: true,
         refused: 0,
     };

@@ -15,6 +15,17 @@ use karpenter_controllers::{ClaimState, ClusterState, Launched, NodeState, PodSt
 use karpenter_model::{Requirements, Resources};
 use karpenter_scheduling::PendingPod;
 
+/// The embedded us-east-1 catalog's m5 family, translated with `settings`.
+pub fn m5_types(settings: &karpenter_catalog::AwsSettings) -> Vec<InstanceType> {
+    match karpenter_catalog::load("builtin:aws/us-east-1", settings) {
+        Ok(c) => c
+            .into_iter()
+            .filter(|t| t.name.starts_with("m5."))
+            .collect(),
+        Err(e) => panic!("embedded catalog: {e}"),
+    }
+}
+
 /// What a test node is.
 pub struct Machine<'a> {
     /// Instance type.
