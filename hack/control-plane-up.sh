@@ -1,8 +1,56 @@
 # Sourced by hack/control-plane.sh: `up` and `down` of the loopback control plane.
 # shellcheck shell=bash
 
+# A loopback port nobody listens on, picked below the kernel's ephemeral range: a port from
+# bind(0) is an ephemeral one, and between our pick and the component's bind any outgoing
+# connection (the API server's to etcd, a curl) may take it as its local port.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 0
+for _ in range(200):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", random.randint(10000, low - 1) if low > 12000 else 0))
+        print(s.getsockname()[1])
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()
+PY
+}
+
+# Wait until `$@` succeeds while process PID lives: 0 when up, 1 after TRIES half-seconds,
+# 2 when the process died first.
+wait_alive() {
+  local what="$1" pid="$2" tries="$3"; shift 3
+  for _ in $(seq "$tries"); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$what exited; logs in $DIR/logs"
+      return 2
+    fi
+    sleep 0.5
+  done
+  log "$what did not come up; logs in $DIR/logs"
+  return 1
+}
+
+# After a component exited: was it because a port we picked was taken meanwhile? Then the
+# caller picks new ports and starts it again.
+port_taken() {
+  local name="$1" pid="$2"
+  sed -i "/^$pid $name\$/d" "$DIR/pids"
+  if grep -q "address already in use" "$DIR/logs/$name.log"; then
+    mv "$DIR/logs/$name.log" "$DIR/logs/$name.$pid.log"
+    log "$name: a picked port was taken before it bound; starting it on new ports"
+    return 0
+  fi
+  return 1
 }
 
 # Certificates: one CA, the API server's serving cert for loopback, an admin client cert
@@ -47,10 +95,12 @@ current-context: local
 KC
 }
 
+# Start NAME in the background, logging to logs/NAME.log; its pid is left in STARTED.
 start() {
   local dir="$1" name="$2"; shift 2
   "$@" >"$dir/logs/$name.log" 2>&1 &
-  echo "$! $name" >>"$dir/pids"
+  STARTED=$!
+  echo "$STARTED $name" >>"$dir/pids"
 }
 
 wait_for() {
@@ -95,6 +145,32 @@ start_apiserver() {
     --enable-priority-and-fairness=false --endpoint-reconciler-type none
 }
 
+# kube-scheduler at client QPS 1000, not leader-elected.
+start_scheduler() {
+  cat >"$DIR/scheduler.yaml" <<SC
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection: {kubeconfig: $DIR/kubeconfig, qps: 1000, burst: 2000}
+leaderElection: {leaderElect: false}
+SC
+  [ -f "$DIR/logs/kube-scheduler.log" ] && mv "$DIR/logs/kube-scheduler.log" "$DIR/logs/kube-scheduler.$(date +%s%N).log"
+  start "$DIR" kube-scheduler "$BIN/kube-scheduler" --config "$DIR/scheduler.yaml" --secure-port 0
+}
+
+# Stop kube-scheduler (pods stay untried until `start-scheduler`), or start it again.
+scheduler() {
+  DIR="${2:-${KARPENTER_RS_CP_DIR:-/tmp/karpenter-rs-control-plane}}"
+  local pid
+  pid="$(awk '$2 == "kube-scheduler" {print $1}' "$DIR/pids" | tail -1)"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+    sed -i "/^$pid kube-scheduler\$/d" "$DIR/pids"
+  fi
+  if [ "$1" = start ]; then start_scheduler; log "kube-scheduler started"; else log "kube-scheduler stopped"; fi
+}
+
 # Kill the API server (SIGKILL, as a crash) and start it again on the same port and etcd.
 restart_apiserver() {
   DIR="${1:-${KARPENTER_RS_CP_DIR:-/tmp/karpenter-rs-control-plane}}"
@@ -119,32 +195,38 @@ up() {
   mkdir -p "$DIR/logs" "$DIR/etcd"
   : >"$DIR/pids"
   make_certs "$DIR/pki"
-  local etcd_port peer_port api_port kwok_port
-  etcd_port="$(free_port)"; peer_port="$(free_port)"; api_port="$(free_port)"; kwok_port="$(free_port)"
-  start "$DIR" etcd "$BIN/etcd" --name local --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "local=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
-  wait_for etcd 60 curl -sf "http://127.0.0.1:$etcd_port/health"
+  local etcd_port peer_port api_port kwok_port attempt rc
+  for attempt in 1 2 3 4 5; do
+    etcd_port="$(free_port)"; peer_port="$(free_port)"
+    rm -rf "$DIR/etcd"; mkdir -p "$DIR/etcd"
+    start "$DIR" etcd "$BIN/etcd" --name local --data-dir "$DIR/etcd" \
+      --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+      --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+      --initial-cluster "local=http://127.0.0.1:$peer_port" --unsafe-no-fsync --log-level warn
+    rc=0; wait_alive etcd "$STARTED" 60 curl -sf "http://127.0.0.1:$etcd_port/health" || rc=$?
+    [ "$rc" = 0 ] && break
+    { [ "$rc" = 2 ] && [ "$attempt" -lt 5 ] && port_taken etcd "$STARTED"; } || return 1
+  done
+  for attempt in 1 2 3 4 5; do
+    api_port="$(free_port)"
+    start_apiserver "$etcd_port" "$api_port"
+    rc=0
+    wait_alive kube-apiserver "$STARTED" 240 curl -sf --cacert "$DIR/pki/ca.crt" \
+      --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" "https://127.0.0.1:$api_port/readyz" || rc=$?
+    [ "$rc" = 0 ] && break
+    { [ "$rc" = 2 ] && [ "$attempt" -lt 5 ] && port_taken kube-apiserver "$STARTED"; } || return 1
+  done
   printf 'etcd_port=%s\napi_port=%s\n' "$etcd_port" "$api_port" >"$DIR/ports"
-  start_apiserver "$etcd_port" "$api_port"
   write_kubeconfig "$DIR" "$api_port"
   export KUBECONFIG="$DIR/kubeconfig"
-  wait_for kube-apiserver 240 curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" \
-    --key "$DIR/pki/admin.key" "https://127.0.0.1:$api_port/readyz"
+  kwok_port="$(free_port)"
   start "$DIR" kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig "$DIR/kubeconfig" --leader-elect=false --secure-port 0 \
     --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" \
     --kube-api-qps 1000 --kube-api-burst 2000 --concurrent-replicaset-syncs 20 \
     --concurrent-deployment-syncs 20 --concurrent-gc-syncs 40 \
     --controllers '*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle'
-  cat >"$DIR/scheduler.yaml" <<SC
-apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection: {kubeconfig: $DIR/kubeconfig, qps: 1000, burst: 2000}
-leaderElection: {leaderElect: false}
-SC
-  start "$DIR" kube-scheduler "$BIN/kube-scheduler" --config "$DIR/scheduler.yaml" --secure-port 0
+  start_scheduler
   : >"$DIR/kwok.yaml"
   start "$DIR" kwok "$BIN/kwok" --kubeconfig "$DIR/kubeconfig" -c "$DIR/kwok.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \

@@ -6,6 +6,7 @@
 #                                      kube-scheduler and KWOK; install the CRDs; print the env
 #   hack/control-plane.sh down [DIR]   stop everything started by `up` and remove DIR
 #   hack/control-plane.sh restart-apiserver [DIR]   kill kube-apiserver and start it again
+#   hack/control-plane.sh stop-scheduler|start-scheduler [DIR]   stop or start kube-scheduler
 #   hack/control-plane.sh helm         build helm (cached) and print its path
 #   hack/control-plane.sh build-upstream   build upstream's karpenter with its kwok provider
 #                                          (for the performance comparison only)
@@ -152,5 +153,7 @@ case "${1:-}" in
   up) shift; source "$ROOT/hack/control-plane-up.sh"; up "${1:-}" ;;
   down) shift; source "$ROOT/hack/control-plane-up.sh"; down "${1:-}" ;;
   restart-apiserver) shift; source "$ROOT/hack/control-plane-up.sh"; restart_apiserver "${1:-}" ;;
-  *) echo "usage: $0 build|build-upstream|bin|up [DIR]|down [DIR]|restart-apiserver [DIR]" >&2; exit 2 ;;
+  stop-scheduler) shift; source "$ROOT/hack/control-plane-up.sh"; scheduler stop "${1:-}" ;;
+  start-scheduler) shift; source "$ROOT/hack/control-plane-up.sh"; scheduler start "${1:-}" ;;
+  *) echo "usage: $0 build|build-upstream|bin|up [DIR]|down [DIR]|restart-apiserver [DIR]|stop-scheduler [DIR]|start-scheduler [DIR]" >&2; exit 2 ;;
 esac

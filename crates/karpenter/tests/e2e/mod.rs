@@ -29,8 +29,29 @@ fn script() -> PathBuf {
     root().join("hack/control-plane.sh")
 }
 
-/// A free loopback port.
+/// A free loopback port, below the kernel's ephemeral range: a port from bind(0) is an
+/// ephemeral one, which any outgoing connection may take as its local port between this pick
+/// and the program's own bind (the harness's control-plane script picks its ports the same way).
 pub fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(0);
+    if low > 12_000 {
+        // each test process walks its own stride of [10000, low) from a pid-derived start
+        let span = low - 10_000;
+        let start = std::process::id().wrapping_mul(7919) % span;
+        for _ in 0..span {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let port = 10_000 + (start + n.wrapping_mul(97)) % span;
+            if let Ok(port) = u16::try_from(port)
+                && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+            {
+                return port;
+            }
+        }
+    }
     match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
         Ok(a) => a.port(),
         Err(e) => panic!("no free port: {e}"),
