@@ -359,7 +359,7 @@ pub fn disruption_input(
     drifted: &dyn Fn(&ClaimState) -> Option<String>,
     now: Time,
 ) -> DisruptionInput {
-    let pending = provisionable(state);
+    let pending = provisionable(state, false);
     let scheduling = build(setup, state, types, &pending, &BTreeSet::new(), true);
     let index = scheduling.existing_index();
     let mut nodes = Vec::new();

@@ -28,6 +28,10 @@ pub struct Settings {
     pub batch_idle: Time,
     /// `BATCH_MAX_DURATION`.
     pub batch_max: Time,
+    /// `PROVISION_UNTRIED_PODS` (ours; upstream waits for the mark): plan pending pods
+    /// kube-scheduler has not tried yet too, so capacity is on its way before the scheduler
+    /// reaches them in a long queue.
+    pub provision_untried: bool,
 }
 
 impl Default for Settings {
@@ -35,6 +39,7 @@ impl Default for Settings {
         Settings {
             batch_idle: BATCH_IDLE,
             batch_max: BATCH_MAX,
+            provision_untried: true,
         }
     }
 }
@@ -119,7 +124,7 @@ impl Karpenter {
         interruption::handle(state, cloud, now, &mut self.recorder);
         launch(state, cloud, now, &mut self.recorder);
         register_and_initialize(state, now, &mut self.recorder);
-        let pending: Vec<(String, u64)> = provisionable(state)
+        let pending: Vec<(String, u64)> = provisionable(state, self.settings.provision_untried)
             .iter()
             .map(|p| (p.id.clone(), p.revision))
             .collect();
@@ -152,6 +157,7 @@ impl Karpenter {
                     &mut self.namer,
                     &mut self.recorder,
                     &mut self.prepared,
+                    self.settings.provision_untried,
                 );
                 self.stats.rounds += 1;
                 let created = state.claims().len().saturating_sub(before);

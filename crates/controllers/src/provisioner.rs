@@ -51,19 +51,23 @@ impl Namer {
     }
 }
 
-/// Pods Karpenter should provision for: unbound and marked unschedulable, oldest first.
-pub fn provisionable(state: &ClusterState) -> Vec<&PodState> {
+/// Pods Karpenter should provision for, oldest first: unbound and marked unschedulable, and
+/// with `untried` also those kube-scheduler has not tried yet ([`PodState::untried`]). The
+/// solve places a pod on capacity already there before it plans a NodeClaim, so an untried
+/// pod that fits an existing node makes nothing launch.
+pub fn provisionable(state: &ClusterState, untried: bool) -> Vec<&PodState> {
     let mut pods: Vec<&PodState> = state
         .pods()
         .values()
-        .filter(|p| p.node.is_none() && p.unschedulable)
+        .filter(|p| p.node.is_none() && (p.unschedulable || (untried && p.untried)))
         .collect();
     pods.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
     pods
 }
 
 /// One provisioning round: solve and create the planned NodeClaims. Returns the plan.
-/// `cache` keeps the solve's static half between rounds.
+/// `cache` keeps the solve's static half between rounds; `untried` as in [`provisionable`].
+#[allow(clippy::too_many_arguments)]
 pub fn provision(
     setup: &Setup,
     state: &mut ClusterState,
@@ -72,8 +76,9 @@ pub fn provision(
     namer: &mut Namer,
     recorder: &mut Recorder,
     cache: &mut Option<Prepared>,
+    untried: bool,
 ) -> Plan {
-    let pods = provisionable(state);
+    let pods = provisionable(state, untried);
     let input = build(setup, state, types, &pods, &BTreeSet::new(), true);
     let mut prepared = Prepared::refresh(cache.take(), &input, std::iter::empty());
     let plan = prepared.solve(&input);

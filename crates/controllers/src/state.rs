@@ -30,6 +30,11 @@ pub struct PodState {
     pub bound_at: Option<Time>,
     /// kube-scheduler marked it `PodScheduled=False` with reason `Unschedulable`.
     pub unschedulable: bool,
+    /// kube-scheduler has not tried it yet: no `PodScheduled` condition, the default
+    /// scheduler's, no scheduling gates and no nominated node. Provisioning may plan it
+    /// before the mark ([`crate::karpenter::Settings::provision_untried`]); the simulator's
+    /// scheduler tries every pod in the step it appears, so there it is always false.
+    pub untried: bool,
     /// Priority.
     pub priority: i32,
     /// `controller.kubernetes.io/pod-deletion-cost`.
@@ -234,6 +239,7 @@ impl ClusterState {
             p.node = Some(node.to_string());
             p.bound_at = Some(now);
             p.unschedulable = false;
+            p.untried = false;
             self.by_node
                 .entry(node.to_string())
                 .or_default()
@@ -251,6 +257,7 @@ impl ClusterState {
                 && !p.unschedulable
             {
                 p.unschedulable = true;
+                p.untried = false;
                 changed = true;
             }
         }

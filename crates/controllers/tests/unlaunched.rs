@@ -6,11 +6,9 @@ mod common;
 
 use karpenter_cloud::sim::{SimCloud, SimConfig};
 use karpenter_cloud::{CloudError, CloudEvent, CloudProvider, Instance, LaunchRequest};
-use karpenter_controllers::{ClusterState, Karpenter, Settings, Setup};
+use karpenter_controllers::{ClusterState, Karpenter, Settings};
+use karpenter_model::InstanceType;
 use karpenter_model::time::{SECOND, Time};
-use karpenter_model::wellknown::labels;
-use karpenter_model::{InstanceType, Op, Quantity, Requirement, Requirements};
-use karpenter_scheduling::{PendingPod, Pool};
 use std::sync::Arc;
 
 /// The simulated cloud, throttling every launch while `throttled` is set.
@@ -48,38 +46,6 @@ impl CloudProvider for Throttled {
     }
 }
 
-fn setup() -> Setup {
-    let mut requirements = Requirements::new();
-    requirements.add(&Requirement::new(
-        labels::CAPACITY_TYPE,
-        Op::In,
-        ["on-demand"],
-    ));
-    Setup {
-        pools: vec![Pool {
-            name: "default".into(),
-            requirements,
-            ..Pool::default()
-        }],
-        ..Setup::default()
-    }
-}
-
-fn pending(state: &mut ClusterState, from: usize, n: usize) {
-    for i in from..from + n {
-        let mut requests = karpenter_model::Resources::new();
-        requests.insert("cpu".into(), Quantity::from_millis(500));
-        requests.insert("pods".into(), Quantity::from_units(1));
-        let spec = PendingPod {
-            id: format!("default/web-{i}"),
-            namespace: "default".into(),
-            requests,
-            ..PendingPod::default()
-        };
-        common::put_pod(state, spec, "web", true, false, false);
-    }
-}
-
 #[test]
 fn a_claim_the_cloud_throttled_holds_its_pods_until_it_launches() {
     let mut cloud = Throttled {
@@ -88,8 +54,8 @@ fn a_claim_the_cloud_throttled_holds_its_pods_until_it_launches() {
         refused: 0,
     };
     let mut state = ClusterState::default();
-    pending(&mut state, 0, 6);
-    let mut k = Karpenter::new(setup(), Settings::default());
+    common::pending_pods(&mut state, 6, true);
+    let mut k = Karpenter::new(common::on_demand_setup(), Settings::default());
     // the batch closes, a claim is planned, its launch is refused; the pods stay pending and
     // trigger again after 10 s, every claim still unlaunched
     let mut t = 0;

@@ -12,7 +12,9 @@
 //! spread), `hostname-spread`, `interference` (hostname self anti-affinity), `do-not-disrupt`,
 //! `drift` (a template change replaces every node) and `20k` (20,000 pending pods).
 //! `cargo bench -p karpenter --bench e2e` runs everything; `PERF_SCENARIOS=basic,20k` and
-//! `PERF_CONTROLLERS=ours,upstream` choose; `PERF_TIMEOUT_S` caps each phase (default 600).
+//! `PERF_CONTROLLERS=ours,upstream` choose (`ours-marked` is ours with
+//! `--provision-untried-pods=false`, waiting for kube-scheduler's mark as upstream does);
+//! `PERF_TIMEOUT_S` caps each phase (default 600).
 
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
@@ -380,7 +382,8 @@ fn upstream_crds(env: &Env) {
     std::thread::sleep(Duration::from_secs(3));
 }
 
-fn run(scenario: &Scenario, upstream: Option<&Path>, timeout: Duration) -> Figures {
+/// One scenario with upstream's controller (`upstream`) or ours with `args` added.
+fn run(scenario: &Scenario, upstream: Option<&Path>, args: &[&str], timeout: Duration) -> Figures {
     let mut env = Env::new();
     env.create::<KwokNodeClass>(
         "apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata: {name: default}",
@@ -388,7 +391,11 @@ fn run(scenario: &Scenario, upstream: Option<&Path>, timeout: Duration) -> Figur
     env.create::<NodePool>(NODEPOOL);
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: perf}");
     let c = match upstream {
-        None => env.start_controller(&["--disable-leader-election", "--catalog", "builtin:kwok"]),
+        None => {
+            let mut all = vec!["--disable-leader-election", "--catalog", "builtin:kwok"];
+            all.extend_from_slice(args);
+            env.start_controller(&all)
+        }
         Some(bin) => {
             upstream_crds(&env);
             let (m, h) = (free_port(), free_port());
@@ -585,10 +592,12 @@ fn main() {
         .filter(|s| names.iter().any(|n| n == s.name))
     {
         for who in &controllers {
-            let bin = match who.as_str() {
-                "ours" => None,
+            let (bin, args): (_, &[&str]) = match who.as_str() {
+                "ours" => (None, &[]),
+                // ours as upstream: waiting for kube-scheduler's Unschedulable mark
+                "ours-marked" => (None, &["--provision-untried-pods=false"]),
                 "upstream" => match &upstream {
-                    Some(b) => Some(b.as_path()),
+                    Some(b) => (Some(b.as_path()), &[]),
                     None => continue,
                 },
                 other => {
@@ -596,7 +605,7 @@ fn main() {
                     continue;
                 }
             };
-            let f = run(s, bin, timeout);
+            let f = run(s, bin, args, timeout);
             let comp = |k: &str| f.components.get(k).copied().unwrap_or(0.0);
             println!(
                 "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",

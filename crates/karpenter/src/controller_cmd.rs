@@ -43,6 +43,10 @@ pub struct ControllerArgs {
     /// Longest batch of pending pods (Go duration).
     #[arg(long, env = "BATCH_MAX_DURATION", default_value = "10s")]
     batch_max_duration: String,
+    /// Plan pending pods kube-scheduler has not tried yet, not only those it marked
+    /// unschedulable (upstream waits for the mark; `false` does the same).
+    #[arg(long, env = "PROVISION_UNTRIED_PODS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    provision_untried_pods: bool,
     /// Feature gates, `Name=true,...` (SpotToSpotConsolidation, NodeRepair, ...).
     #[arg(long, env = "FEATURE_GATES", default_value = "")]
     feature_gates: String,
@@ -165,6 +169,7 @@ pub fn settings(args: &ControllerArgs) -> anyhow::Result<karpenter_kube::Setting
         cluster_name: args.cluster_name.clone(),
         batch_idle,
         batch_max,
+        provision_untried: args.provision_untried_pods,
         spot_to_spot: gates
             .get("SpotToSpotConsolidation")
             .copied()

@@ -147,6 +147,10 @@ fn defaults_are_upstreams() {
         Some("aws")
     );
     assert_eq!(
+        env_value(&objects, "PROVISION_UNTRIED_PODS").as_deref(),
+        Some("true")
+    );
+    assert_eq!(
         env_value(&objects, "FEATURE_GATES").as_deref(),
         Some(
             "NodeRepair=false,ReservedCapacity=true,SpotToSpotConsolidation=false,NodeOverlay=false,StaticCapacity=false"
@@ -186,6 +190,7 @@ fn settings_irsa_and_service_monitor_reach_the_manifests() {
         "settings.batchIdleDuration=2s",
         "settings.isolatedVPC=true",
         "settings.reservedENIs=1",
+        "settings.provisionUntriedPods=false",
         "settings.featureGates.spotToSpotConsolidation=true",
         "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/KarpenterController",
         "serviceMonitor.enabled=true",
@@ -198,6 +203,7 @@ fn settings_irsa_and_service_monitor_reach_the_manifests() {
         ("INTERRUPTION_QUEUE", "prod-queue"),
         ("BATCH_IDLE_DURATION", "2s"),
         ("ISOLATED_VPC", "true"),
+        ("PROVISION_UNTRIED_PODS", "false"),
         ("RESERVED_ENIS", "1"),
         ("MEMORY_LIMIT", "1Gi"),
     ] {

@@ -3,7 +3,8 @@
 //! Initialized with upstream's labels, finalizers and owners; metrics and probes answer; the
 //! API server refuses an invalid NodePool through our CRDs; a NodePool without its NodeClass
 //! reports NodeClassReady=False and launches nothing; a NodePool written for upstream's kwok
-//! provider (a KWOKNodeClass, upstream's KWOK catalog) runs unchanged.
+//! provider (a KWOKNodeClass, upstream's KWOK catalog) runs unchanged; pods kube-scheduler
+//! has not tried yet get capacity at once (`PROVISION_UNTRIED_PODS`), and none without it.
 
 mod e2e;
 
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use e2e::{Env, NODECLASS, NodeClass, all_running, conditions, deployment, metric, nodepool};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use karpenter_api::NodePool;
 use karpenter_model::wellknown::{finalizers, labels};
 
@@ -320,4 +321,93 @@ spec:
     }
     let pools: Vec<NodePool> = env.list();
     assert!(pools.iter().all(NodePool::is_ready));
+}
+
+/// Stop or start kube-scheduler of `env`'s control plane.
+fn scheduler(env: &Env, verb: &str) {
+    let status = std::process::Command::new("bash")
+        .arg(e2e::root().join("hack/control-plane.sh"))
+        .arg(format!("{verb}-scheduler"))
+        .arg(&env.dir)
+        .status();
+    assert!(status.is_ok_and(|s| s.success()), "{verb}-scheduler failed");
+}
+
+/// Pods of `ns` that carry a `PodScheduled` condition (kube-scheduler tried them).
+fn tried(env: &Env, ns: &str) -> Vec<String> {
+    env.pods(ns)
+        .iter()
+        .filter(|p: &&Pod| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled"))
+        })
+        .filter_map(|p| p.metadata.name.clone())
+        .collect()
+}
+
+#[test]
+fn pods_the_scheduler_has_not_tried_get_capacity_before_it_marks_them() {
+    let mut env = Env::new();
+    env.create::<NodeClass>(NODECLASS);
+    env.create::<NodePool>(&nodepool("default", "5m", "10%"));
+    env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
+    // with kube-scheduler stopped no pod is ever tried, so none is marked Unschedulable
+    scheduler(&env, "stop");
+    let strict = env.start_controller(&[
+        "--disable-leader-election",
+        "--provision-untried-pods=false",
+    ]);
+    let port = env.controller(strict).health_port;
+    env.wait("the controller to be ready", MINUTE, |_| {
+        e2e::http_get(port, "/readyz").ok_or_else(|| "not ready".to_string())
+    });
+    env.create::<Deployment>(&deployment("web", "early", 8, "1", "1Gi"));
+    env.wait("8 pods created", MINUTE, |env| {
+        let n = env.pods("web").len();
+        if n == 8 {
+            Ok(())
+        } else {
+            Err(format!("{n} pods"))
+        }
+    });
+    // upstream's rule: no mark, no capacity, well past a batch window
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(env.nodeclaims().is_empty(), "launched without the mark");
+    env.controller(strict).kill();
+    // ours by default: capacity for the untried pods, initialized before the scheduler runs
+    env.start_controller(&["--disable-leader-election"]);
+    let claims = env.wait(
+        "NodeClaims initialized for untried pods",
+        2 * MINUTE,
+        |env| {
+            let claims = env.nodeclaims();
+            let behind = claims
+                .iter()
+                .filter(|c| conditions(c).get("Initialized").map(String::as_str) != Some("True"))
+                .count();
+            if claims.is_empty() || behind > 0 {
+                Err(format!("{} claims, {behind} not initialized", claims.len()))
+            } else {
+                Ok(claims)
+            }
+        },
+    );
+    assert_eq!(
+        tried(&env, "web"),
+        Vec::<String>::new(),
+        "the scheduler ran"
+    );
+    // the scheduler comes back and binds every pod to that capacity, on its first try
+    scheduler(&env, "start");
+    env.wait("all 8 pods running", 2 * MINUTE, |env| {
+        all_running(env, "web", 8)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        e2e::names(&env.nodeclaims()),
+        e2e::names(&claims),
+        "the planned capacity was enough: no NodeClaim more"
+    );
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub batch_idle: Time,
     /// `BATCH_MAX_DURATION`.
     pub batch_max: Time,
+    /// `PROVISION_UNTRIED_PODS`: plan pending pods kube-scheduler has not tried yet.
+    pub provision_untried: bool,
     /// The `SpotToSpotConsolidation` feature gate.
     pub spot_to_spot: bool,
     /// `PREFERENCE_POLICY` and `MIN_VALUES_POLICY`.
@@ -235,6 +237,7 @@ where
             karpenter_controllers::Settings {
                 batch_idle: settings.batch_idle,
                 batch_max: settings.batch_max,
+                provision_untried: settings.provision_untried,
             },
         ),
         translator: Translator::default(),

@@ -22,6 +22,10 @@ use karpenter_scheduling::PendingPod;
 use crate::cache::Stores;
 use crate::log;
 
+/// The scheduler a pod without `spec.schedulerName` gets: only its pods are planned before
+/// it marked them (another scheduler may never try them).
+const DEFAULT_SCHEDULER: &str = "default-scheduler";
+
 /// The objects of one pass, taken from the caches under the lock and read without it.
 #[derive(Debug, Default, Clone)]
 pub struct Objects {
@@ -197,6 +201,20 @@ impl Translator {
             .as_ref()
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty());
+        let untried = node.is_none()
+            && scheduled.is_none()
+            && spec.ignored.is_none()
+            && p.metadata.deletion_timestamp.is_none()
+            && {
+                let s = p.spec.as_ref();
+                s.and_then(|s| s.scheduler_name.as_deref())
+                    .is_none_or(|n| n == DEFAULT_SCHEDULER)
+                    && s.and_then(|s| s.scheduling_gates.as_ref())
+                        .is_none_or(Vec::is_empty)
+                    && status
+                        .and_then(|s| s.nominated_node_name.as_deref())
+                        .is_none_or(str::is_empty)
+            };
         let annotations_map = p.metadata.annotations.clone().unwrap_or_default();
         let pod_spec = p.spec.as_ref();
         let class = pod_spec
@@ -224,6 +242,7 @@ impl Translator {
             }),
             node,
             unschedulable,
+            untried,
             priority: pod_spec.and_then(|s| s.priority).unwrap_or(0),
             deletion_cost: annotations_map
                 .get(annotations::POD_DELETION_COST)
@@ -391,4 +410,82 @@ fn revision(resource_version: &str) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pending pod with `spec` and `status` merged into a minimal one.
+    fn pod(name: &str, spec: serde_json::Value, status: serde_json::Value) -> Arc<Pod> {
+        let mut v = serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default", "resourceVersion": "1"},
+            "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]},
+            "status": {"phase": "Pending"}
+        });
+        if let (Some(to), Some(from)) = (v["spec"].as_object_mut(), spec.as_object()) {
+            to.extend(from.clone());
+        }
+        if let (Some(to), Some(from)) = (v["status"].as_object_mut(), status.as_object()) {
+            to.extend(from.clone());
+        }
+        match serde_json::from_value(v) {
+            Ok(p) => Arc::new(p),
+            Err(e) => panic!("pod {name}: {e}"),
+        }
+    }
+
+    #[test]
+    fn only_pods_the_default_scheduler_has_yet_to_try_are_untried() {
+        let none = serde_json::json!({});
+        let marked = serde_json::json!({"conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]});
+        let objects = Objects {
+            pods: vec![
+                pod("fresh", none.clone(), none.clone()),
+                pod("marked", none.clone(), marked),
+                pod(
+                    "other-scheduler",
+                    serde_json::json!({"schedulerName": "batch"}),
+                    none.clone(),
+                ),
+                pod(
+                    "gated",
+                    serde_json::json!({"schedulingGates": [{"name": "wait"}]}),
+                    none.clone(),
+                ),
+                pod(
+                    "preempting",
+                    none.clone(),
+                    serde_json::json!({"nominatedNodeName": "n1"}),
+                ),
+                pod("bound", serde_json::json!({"nodeName": "n1"}), none.clone()),
+                pod(
+                    "named-default",
+                    serde_json::json!({"schedulerName": "default-scheduler"}),
+                    none,
+                ),
+            ],
+            ..Objects::default()
+        };
+        let state = Translator::default().state(&objects, &objects.cluster(), &[], Vec::new());
+        let flags: Vec<(&str, bool, bool)> = state
+            .pods()
+            .values()
+            .map(|p| (p.id.as_str(), p.untried, p.unschedulable))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                ("default/bound", false, false),
+                ("default/fresh", true, false),
+                ("default/gated", false, false),
+                ("default/marked", false, true),
+                ("default/named-default", true, false),
+                ("default/other-scheduler", false, false),
+                ("default/preempting", false, false),
+            ]
+        );
+    }
 }

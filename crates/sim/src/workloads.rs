@@ -104,6 +104,7 @@ impl Workloads {
             created: now,
             bound_at: None,
             unschedulable: false,
+            untried: false,
             priority: t.priority,
             deletion_cost: t.deletion_cost,
             do_not_disrupt: t.do_not_disrupt,

@@ -104,6 +104,7 @@ pub fn put_pod(
         created: 0,
         bound_at: None,
         unschedulable,
+        untried: false,
         priority: 0,
         deletion_cost: 0,
         do_not_disrupt,
@@ -181,5 +182,40 @@ impl CloudProvider for FakeCloud {
     }
     fn poll_events(&mut self, _: Time) -> Vec<CloudEvent> {
         std::mem::take(&mut self.events)
+    }
+}
+
+/// One NodePool, `default`, on-demand only, no NodeClass constraints.
+pub fn on_demand_setup() -> karpenter_controllers::Setup {
+    let mut requirements = Requirements::new();
+    requirements.add(&karpenter_model::Requirement::new(
+        karpenter_model::wellknown::labels::CAPACITY_TYPE,
+        karpenter_model::Op::In,
+        ["on-demand"],
+    ));
+    karpenter_controllers::Setup {
+        pools: vec![karpenter_scheduling::Pool {
+            name: "default".into(),
+            requirements,
+            ..karpenter_scheduling::Pool::default()
+        }],
+        ..karpenter_controllers::Setup::default()
+    }
+}
+
+/// `n` pending pods `default/web-<i>` of 500m CPU, owned by `web`; `unschedulable` as
+/// kube-scheduler marks them.
+pub fn pending_pods(state: &mut ClusterState, n: usize, unschedulable: bool) {
+    for i in 0..n {
+        let mut requests = Resources::new();
+        requests.insert("cpu".into(), karpenter_model::Quantity::from_millis(500));
+        requests.insert("pods".into(), karpenter_model::Quantity::from_units(1));
+        let spec = PendingPod {
+            id: format!("default/web-{i}"),
+            namespace: "default".into(),
+            requests,
+            ..PendingPod::default()
+        };
+        put_pod(state, spec, "web", unschedulable, false, false);
     }
 }
