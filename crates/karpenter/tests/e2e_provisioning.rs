@@ -323,16 +323,6 @@ spec:
     assert!(pools.iter().all(NodePool::is_ready));
 }
 
-/// Stop or start kube-scheduler of `env`'s control plane.
-fn scheduler(env: &Env, verb: &str) {
-    let status = std::process::Command::new("bash")
-        .arg(e2e::root().join("hack/control-plane.sh"))
-        .arg(format!("{verb}-scheduler"))
-        .arg(&env.dir)
-        .status();
-    assert!(status.is_ok_and(|s| s.success()), "{verb}-scheduler failed");
-}
-
 /// Pods of `ns` that carry a `PodScheduled` condition (kube-scheduler tried them).
 fn tried(env: &Env, ns: &str) -> Vec<String> {
     env.pods(ns)
@@ -354,7 +344,7 @@ fn pods_the_scheduler_has_not_tried_get_capacity_before_it_marks_them() {
     env.create::<NodePool>(&nodepool("default", "5m", "10%"));
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
     // with kube-scheduler stopped no pod is ever tried, so none is marked Unschedulable
-    scheduler(&env, "stop");
+    env.control_plane("stop-scheduler");
     let strict = env.start_controller(&[
         "--disable-leader-election",
         "--provision-untried-pods=false",
@@ -400,7 +390,7 @@ fn pods_the_scheduler_has_not_tried_get_capacity_before_it_marks_them() {
         "the scheduler ran"
     );
     // the scheduler comes back and binds every pod to that capacity, on its first try
-    scheduler(&env, "start");
+    env.control_plane("start-scheduler");
     env.wait("all 8 pods running", 2 * MINUTE, |env| {
         all_running(env, "web", 8)
     });

@@ -6,7 +6,6 @@
 mod e2e;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::{Env, NODECLASS, NodeClass, all_running, deployment, metric, names, nodepool};
@@ -88,15 +87,7 @@ fn the_controller_recovers_from_an_api_server_restart() {
     env.wait("3 pods running", 3 * MINUTE, |env| {
         all_running(env, "web", 3)
     });
-    let status = Command::new("bash")
-        .arg(e2e::root().join("hack/control-plane.sh"))
-        .arg("restart-apiserver")
-        .arg(&env.dir)
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "restarting the API server failed"
-    );
+    env.control_plane("restart-apiserver");
     env.create::<Deployment>(&deployment("web", "after", 3, "1", "1Gi"));
     env.wait("6 pods running after the restart", 3 * MINUTE, |env| {
         all_running(env, "web", 6)

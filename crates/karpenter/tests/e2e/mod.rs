@@ -242,6 +242,17 @@ impl Env {
         }
     }
 
+    /// Run `hack/control-plane.sh VERB DIR` on this control plane (`restart-apiserver`,
+    /// `stop-scheduler`, `start-scheduler`); fails the test if it fails.
+    pub fn control_plane(&self, verb: &str) {
+        let status = Command::new("bash")
+            .arg(script())
+            .arg(verb)
+            .arg(&self.dir)
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "{verb} failed");
+    }
+
     /// The kubeconfig path.
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
