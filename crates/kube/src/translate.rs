@@ -196,27 +196,25 @@ impl Translator {
         let unschedulable = scheduled
             .is_some_and(|c| c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
             && spec.ignored.is_none();
-        let node = p
-            .spec
-            .as_ref()
+        let pod_spec = p.spec.as_ref();
+        let node = pod_spec
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty());
+        let terminating = p.metadata.deletion_timestamp.is_some();
         let untried = node.is_none()
             && scheduled.is_none()
             && spec.ignored.is_none()
-            && p.metadata.deletion_timestamp.is_none()
-            && {
-                let s = p.spec.as_ref();
-                s.and_then(|s| s.scheduler_name.as_deref())
-                    .is_none_or(|n| n == DEFAULT_SCHEDULER)
-                    && s.and_then(|s| s.scheduling_gates.as_ref())
-                        .is_none_or(Vec::is_empty)
-                    && status
-                        .and_then(|s| s.nominated_node_name.as_deref())
-                        .is_none_or(str::is_empty)
-            };
+            && !terminating
+            && pod_spec
+                .and_then(|s| s.scheduler_name.as_deref())
+                .is_none_or(|n| n == DEFAULT_SCHEDULER)
+            && pod_spec
+                .and_then(|s| s.scheduling_gates.as_ref())
+                .is_none_or(Vec::is_empty)
+            && status
+                .and_then(|s| s.nominated_node_name.as_deref())
+                .is_none_or(str::is_empty);
         let annotations_map = p.metadata.annotations.clone().unwrap_or_default();
-        let pod_spec = p.spec.as_ref();
         let class = pod_spec
             .and_then(|s| s.priority_class_name.as_deref())
             .unwrap_or("");
@@ -252,7 +250,7 @@ impl Translator {
                 .get(annotations::DO_NOT_DISRUPT)
                 .is_some_and(|v| v == "true"),
             critical: class == "system-cluster-critical" || class == "system-node-critical",
-            terminating: p.metadata.deletion_timestamp.is_some(),
+            terminating,
             revision: revision(p.metadata.resource_version.as_deref().unwrap_or("")),
         })
     }
