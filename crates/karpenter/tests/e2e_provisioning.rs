@@ -25,10 +25,8 @@ fn pending_pods_get_nodes_and_the_scheduler_binds_them() {
     env.create::<NodePool>(&nodepool("default", "5m", "10%"));
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: web}");
     let c = env.start_controller(&["--disable-leader-election"]);
+    env.wait_ready(c);
     let port = env.controller(c).health_port;
-    env.wait("the controller to be ready", MINUTE, |_| {
-        e2e::http_get(port, "/readyz").ok_or_else(|| "not ready".to_string())
-    });
     assert_eq!(e2e::http_get(port, "/healthz").as_deref(), Some("ok"));
     // upstream's "basic" mix, scaled to a test: small, medium and large requests
     env.create::<Deployment>(&deployment("web", "small", 12, "250m", "256Mi"));
@@ -349,10 +347,7 @@ fn pods_the_scheduler_has_not_tried_get_capacity_before_it_marks_them() {
         "--disable-leader-election",
         "--provision-untried-pods=false",
     ]);
-    let port = env.controller(strict).health_port;
-    env.wait("the controller to be ready", MINUTE, |_| {
-        e2e::http_get(port, "/readyz").ok_or_else(|| "not ready".to_string())
-    });
+    env.wait_ready(strict);
     env.create::<Deployment>(&deployment("web", "early", 8, "1", "1Gi"));
     env.wait("8 pods created", MINUTE, |env| {
         let n = env.pods("web").len();

@@ -283,6 +283,16 @@ impl Env {
         self.start_program(&program, &all, &env, metrics_port, health_port)
     }
 
+    /// Wait until controller `i` answers `/readyz` (its caches synced).
+    pub fn wait_ready(&mut self, i: usize) {
+        let port = self.controller(i).health_port;
+        self.wait(
+            "the controller to be ready",
+            Duration::from_secs(60),
+            |_| http_get(port, "/readyz").ok_or_else(|| "not ready".to_string()),
+        );
+    }
+
     /// Start another controller program (upstream's, for the performance comparison):
     /// `program` with `args`, its ports given to it by `env` pairs; returns its index.
     pub fn start_program(
