@@ -145,16 +145,39 @@ start_apiserver() {
     --enable-priority-and-fairness=false --endpoint-reconciler-type none
 }
 
-# kube-scheduler at client QPS 1000, not leader-elected.
+# kube-scheduler at client QPS 1000, not leader-elected. KARPENTER_RS_CP_DEFAULT_SPREAD=off
+# drops its system-default topology spreading (the ScheduleAnyway zone and hostname spread
+# it adds to every pod of a ReplicaSet): its scoring counts the matching pods of every node
+# for every pod, so 20,000 pods cost it quadratic time. The default, `system`, is stock.
 start_scheduler() {
+  local profiles=""
+  case "${KARPENTER_RS_CP_DEFAULT_SPREAD:-system}" in
+    system) ;;
+    off) profiles="profiles: [{schedulerName: default-scheduler, pluginConfig: [{name: PodTopologySpread, args: {defaultingType: List}}]}]" ;;
+    *) log "KARPENTER_RS_CP_DEFAULT_SPREAD must be system or off"; return 1 ;;
+  esac
   cat >"$DIR/scheduler.yaml" <<SC
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection: {kubeconfig: $DIR/kubeconfig, qps: 1000, burst: 2000}
 leaderElection: {leaderElect: false}
+$profiles
 SC
   [ -f "$DIR/logs/kube-scheduler.log" ] && mv "$DIR/logs/kube-scheduler.log" "$DIR/logs/kube-scheduler.$(date +%s%N).log"
-  start "$DIR" kube-scheduler "$BIN/kube-scheduler" --config "$DIR/scheduler.yaml" --secure-port 0
+  start "$DIR" kube-scheduler "$BIN/kube-scheduler" --config "$DIR/scheduler.yaml" $(serving kube-scheduler)
+}
+
+# The secure-port flags of kube-scheduler or kube-controller-manager: none (port 0) unless
+# KARPENTER_RS_CP_PROFILE=1, which serves /metrics and /debug/pprof on a free port, written
+# to DIR/ports as NAME_port (authenticated and authorized through the API server: curl them
+# with the admin certificate).
+serving() {
+  if [ "${KARPENTER_RS_CP_PROFILE:-0}" != 1 ]; then echo "--secure-port 0"; return; fi
+  local port var="${1//-/_}_port"
+  port="$(free_port)"
+  sed -i "/^$var=/d" "$DIR/ports" 2>/dev/null || true
+  echo "$var=$port" >>"$DIR/ports"
+  echo "--bind-address 127.0.0.1 --secure-port $port --authentication-kubeconfig $DIR/kubeconfig --authorization-kubeconfig $DIR/kubeconfig"
 }
 
 # Stop kube-scheduler (pods stay untried until `start-scheduler`), or start it again.
@@ -221,7 +244,7 @@ up() {
   export KUBECONFIG="$DIR/kubeconfig"
   kwok_port="$(free_port)"
   start "$DIR" kube-controller-manager "$BIN/kube-controller-manager" \
-    --kubeconfig "$DIR/kubeconfig" --leader-elect=false --secure-port 0 \
+    --kubeconfig "$DIR/kubeconfig" --leader-elect=false $(serving kube-controller-manager) \
     --service-account-private-key-file "$DIR/pki/sa.key" --root-ca-file "$DIR/pki/ca.crt" \
     --kube-api-qps 1000 --kube-api-burst 2000 --concurrent-replicaset-syncs 20 \
     --concurrent-deployment-syncs 20 --concurrent-gc-syncs 40 \
