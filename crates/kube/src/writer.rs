@@ -260,49 +260,38 @@ impl Writer {
         objects: &Objects,
     ) -> Result<(), String> {
         let api: Api<Node> = Api::all(self.client.clone());
-        let mut patch = json!({});
-        if after.labels != before.labels {
-            patch["metadata"]["labels"] = label_diff(&before.labels, &after.labels);
-        }
-        if after.taints != before.taints {
-            patch["spec"]["taints"] = Value::Array(after.taints.iter().map(taint).collect());
-        }
         let registering = after.labels.contains_key(labels::REGISTERED)
             && !before.labels.contains_key(labels::REGISTERED);
-        let current = objects
+        let cached = objects
             .nodes
             .iter()
             .find(|n| n.metadata.name.as_deref() == Some(after.name.as_str()));
-        if registering && let Some(node) = current {
-            // upstream: the Node gets the termination finalizer and its NodeClaim as owner
-            let mut fins = node.metadata.finalizers.clone().unwrap_or_default();
-            if !fins.iter().any(|f| f == finalizers::TERMINATION) {
-                fins.push(finalizers::TERMINATION.into());
+        let mut fresh: Option<Node> = None;
+        // Registration carries the Node's resourceVersion (it extends the finalizer and owner
+        // lists); KWOK or the kubelet updating the Node's status meanwhile is a conflict that
+        // is retried at once on a fresh read, not a pass later, so that the nodes of a round
+        // become schedulable together.
+        for _ in 0..5 {
+            let current = fresh.as_ref().or(cached.map(AsRef::as_ref));
+            let patch = node_patch(before, after, registering, current, objects);
+            if patch == json!({}) {
+                return Ok(());
             }
-            patch["metadata"]["finalizers"] = json!(fins);
-            patch["metadata"]["resourceVersion"] = json!(node.metadata.resource_version);
-            let claim = objects.nodeclaims.iter().find(|c| {
-                c.status.as_ref().and_then(|s| s.provider_id.as_deref())
-                    == Some(after.provider_id.as_str())
-                    || c.metadata.name.as_deref() == Some(after.name.as_str())
-            });
-            if let Some(owner) = claim.and_then(|c| owner_ref(c.as_ref(), false)) {
-                let mut owners = node.metadata.owner_references.clone().unwrap_or_default();
-                if !owners.iter().any(|o| o.uid == owner.uid) {
-                    owners.push(owner);
+            match api
+                .patch(&after.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(o) => {
+                    self.cache.lock().nodes.put(o);
+                    return Ok(());
                 }
-                patch["metadata"]["ownerReferences"] = json!(owners);
+                Err(kube::Error::Api(e)) if e.code == 409 && registering => {
+                    fresh = Some(api.get(&after.name).await.map_err(text)?);
+                }
+                Err(e) => return Err(text(e)),
             }
         }
-        if patch == json!({}) {
-            return Ok(());
-        }
-        let o = api
-            .patch(&after.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(text)?;
-        self.cache.lock().nodes.put(o);
-        Ok(())
+        Err("registration not written: the Node kept changing (conflicts)".into())
     }
 
     /// Delete the object if it is not being deleted, then release our finalizer.
@@ -387,6 +376,47 @@ pub fn lanes(writes: Vec<Write>) -> Vec<Vec<Write>> {
         out[i].push(w);
     }
     out
+}
+
+/// The merge patch that takes a Node from `before` to `after`: changed labels, the taints,
+/// and on registration the termination finalizer and the NodeClaim owner added to the lists
+/// of `current` (the Node as last read), with its resourceVersion as a precondition.
+fn node_patch(
+    before: &NodeState,
+    after: &NodeState,
+    registering: bool,
+    current: Option<&Node>,
+    objects: &Objects,
+) -> Value {
+    let mut patch = json!({});
+    if after.labels != before.labels {
+        patch["metadata"]["labels"] = label_diff(&before.labels, &after.labels);
+    }
+    if after.taints != before.taints {
+        patch["spec"]["taints"] = Value::Array(after.taints.iter().map(taint).collect());
+    }
+    if registering && let Some(node) = current {
+        // upstream: the Node gets the termination finalizer and its NodeClaim as owner
+        let mut fins = node.metadata.finalizers.clone().unwrap_or_default();
+        if !fins.iter().any(|f| f == finalizers::TERMINATION) {
+            fins.push(finalizers::TERMINATION.into());
+        }
+        patch["metadata"]["finalizers"] = json!(fins);
+        patch["metadata"]["resourceVersion"] = json!(node.metadata.resource_version);
+        let claim = objects.nodeclaims.iter().find(|c| {
+            c.status.as_ref().and_then(|s| s.provider_id.as_deref())
+                == Some(after.provider_id.as_str())
+                || c.metadata.name.as_deref() == Some(after.name.as_str())
+        });
+        if let Some(owner) = claim.and_then(|c| owner_ref(c.as_ref(), false)) {
+            let mut owners = node.metadata.owner_references.clone().unwrap_or_default();
+            if !owners.iter().any(|o| o.uid == owner.uid) {
+                owners.push(owner);
+            }
+            patch["metadata"]["ownerReferences"] = json!(owners);
+        }
+    }
+    patch
 }
 
 fn split(id: &str) -> (&str, &str) {
@@ -679,4 +709,142 @@ pub fn claim_conditions(c: &ClaimState, current: Option<&NodeClaim>, now: Time) 
             .cloned(),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use kube::client::Body;
+
+    use super::*;
+
+    fn node_state(registered: bool) -> NodeState {
+        let mut labels = BTreeMap::new();
+        if registered {
+            labels.insert(labels::REGISTERED.to_string(), "true".to_string());
+        }
+        NodeState {
+            name: "n1".into(),
+            provider_id: "kwok://n1".into(),
+            labels,
+            taints: Vec::new(),
+            allocatable: Resources::new(),
+            ready: true,
+            created: 0,
+            deleting: false,
+            attached_volumes: Vec::new(),
+        }
+    }
+
+    fn node(resource_version: &str) -> Node {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": "n1", "resourceVersion": resource_version,
+                         "finalizers": ["other.example/keep"]},
+        }))
+        .unwrap_or_default()
+    }
+
+    /// The requests a scripted API server saw: method and body.
+    type RequestLog = Arc<Mutex<Vec<(String, String)>>>;
+
+    /// An API server that answers the first PATCH of the Node with 409 Conflict, a GET with
+    /// the Node at resourceVersion 2, and a later PATCH with the Node; the requests it saw
+    /// are left in the returned log (method and body).
+    fn conflicting_api() -> (Client, RequestLog) {
+        let log: RequestLog = Arc::default();
+        let seen = log.clone();
+        let svc = tower::service_fn(move |req: http::Request<Body>| {
+            let seen = seen.clone();
+            async move {
+                let method = req.method().to_string();
+                let body = http_body_util::BodyExt::collect(req.into_body())
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
+                    .unwrap_or_default();
+                let patches = {
+                    let mut l = seen
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    l.push((method.clone(), body));
+                    l.iter().filter(|(m, _)| m == "PATCH").count()
+                };
+                let (status, payload) = match (method.as_str(), patches) {
+                    ("PATCH", 1) => (
+                        409,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                               "message": "the object has been modified", "reason": "Conflict",
+                               "code": 409}),
+                    ),
+                    ("GET", _) => (200, serde_json::to_value(node("2")).unwrap_or_default()),
+                    _ => (200, serde_json::to_value(node("3")).unwrap_or_default()),
+                };
+                http::Response::builder()
+                    .status(status)
+                    .header("content-type", "application/json")
+                    .body(Body::from(payload.to_string().into_bytes()))
+            }
+        });
+        (Client::new(svc, "default"), log)
+    }
+
+    #[tokio::test]
+    async fn a_registration_conflict_is_retried_on_a_fresh_read() {
+        let (client, log) = conflicting_api();
+        let writer = Writer::new(client, Cache::default());
+        let objects = Objects {
+            nodes: vec![Arc::new(node("1"))],
+            ..Objects::default()
+        };
+        let result = writer
+            .update_node(&node_state(false), &node_state(true), &objects)
+            .await;
+        assert_eq!(result, Ok(()));
+        let log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let methods: Vec<&str> = log.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(methods, ["PATCH", "GET", "PATCH"]);
+        let first: Value = serde_json::from_str(&log[0].1).unwrap_or_default();
+        let second: Value = serde_json::from_str(&log[2].1).unwrap_or_default();
+        assert_eq!(first["metadata"]["resourceVersion"], "1");
+        assert_eq!(
+            second["metadata"]["resourceVersion"], "2",
+            "the retry uses the fresh read"
+        );
+        assert_eq!(
+            second["metadata"]["finalizers"],
+            json!(["other.example/keep", finalizers::TERMINATION]),
+            "the finalizers already there are kept"
+        );
+        assert_eq!(second["metadata"]["labels"][labels::REGISTERED], "true");
+        let cached = writer
+            .cache
+            .lock()
+            .nodes
+            .get("n1")
+            .map(|n| n.metadata.resource_version.clone());
+        assert_eq!(
+            cached,
+            Some(Some("3".into())),
+            "the answer is written through to the cache"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_conflict_outside_registration_is_left_to_the_next_pass() {
+        let (client, log) = conflicting_api();
+        let writer = Writer::new(client, Cache::default());
+        let mut after = node_state(false);
+        after.labels.insert("team".into(), "a".into());
+        let result = writer
+            .update_node(&node_state(false), &after, &Objects::default())
+            .await;
+        assert!(result.is_err());
+        let log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert_eq!(log.len(), 1, "no fresh read and no second patch");
+    }
 }
