@@ -365,7 +365,9 @@ impl<C: CloudProvider> Loop<'_, C> {
             drifted: &drifted,
         };
         let rounds = self.karpenter.stats.rounds;
+        let read = started.elapsed();
         let wake = self.karpenter.reconcile(&mut state, &mut cloud, now);
+        let reconciled = started.elapsed();
         let stats = self.karpenter.stats;
         if stats.rounds != rounds {
             // upstream logs each provisioning round's outcome at info
@@ -394,6 +396,7 @@ impl<C: CloudProvider> Loop<'_, C> {
                 ),
             );
         }
+        let written = started.elapsed();
         handle.block_on(status::reconcile(
             self.client,
             self.cache,
@@ -402,7 +405,21 @@ impl<C: CloudProvider> Loop<'_, C> {
             self.settings.nodeclass_status,
             now,
         ));
-        self.record_metrics(&state, &objects, started.elapsed());
+        let took = started.elapsed();
+        if took >= Duration::from_millis(50) {
+            log::debug(
+                "controller",
+                &format!(
+                    "pass took {} ms: read {}, reconcile {}, writes {}, status {}",
+                    took.as_millis(),
+                    read.as_millis(),
+                    (reconciled - read).as_millis(),
+                    (written - reconciled).as_millis(),
+                    (took - written).as_millis()
+                ),
+            );
+        }
+        self.record_metrics(&state, &objects, took);
         let (events, dropped) = self.events.select(
             &self.karpenter.recorder.events,
             &objects,
