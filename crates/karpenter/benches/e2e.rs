@@ -14,7 +14,10 @@
 //! `cargo bench -p karpenter --bench e2e` runs everything; `PERF_SCENARIOS=basic,20k` and
 //! `PERF_CONTROLLERS=ours,upstream` choose (`ours-marked` is ours with
 //! `--provision-untried-pods=false`, waiting for kube-scheduler's mark as upstream does);
-//! `PERF_TIMEOUT_S` caps each phase (default 600).
+//! `PERF_TIMEOUT_S` caps each phase (default 600); `PERF_REPEAT=N` runs each pair N times
+//! and then prints the median scale-out; `PERF_SCALE_OUT_ONLY=1` skips consolidation and
+//! drift. The control plane's kube-scheduler keeps its system-default topology spreading
+//! unless `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`).
 
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
@@ -383,7 +386,13 @@ fn upstream_crds(env: &Env) {
 }
 
 /// One scenario with upstream's controller (`upstream`) or ours with `args` added.
-fn run(scenario: &Scenario, upstream: Option<&Path>, args: &[&str], timeout: Duration) -> Figures {
+fn run(
+    scenario: &Scenario,
+    upstream: Option<&Path>,
+    args: &[&str],
+    timeout: Duration,
+    scale_out_only: bool,
+) -> Figures {
     let mut env = Env::new();
     env.create::<KwokNodeClass>(
         "apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata: {name: default}",
@@ -462,7 +471,7 @@ fn run(scenario: &Scenario, upstream: Option<&Path>, args: &[&str], timeout: Dur
         .map(|t| (t.0.as_millisecond() - started_wall) as f64 / 1000.0)
         .max_by(f64::total_cmp);
     f.last_marked_s = last_marked(&env, started_wall);
-    if scenario.consolidate && f.scale_out_s.is_some() {
+    if scenario.consolidate && !scale_out_only && f.scale_out_s.is_some() {
         let cpu1 = proc_usage(pid).map_or(0.0, |u| u.0);
         let started = Instant::now();
         env.patch_nodepool(
@@ -488,7 +497,7 @@ fn run(scenario: &Scenario, upstream: Option<&Path>, args: &[&str], timeout: Dur
         let took = started.elapsed().as_secs_f64();
         f.consolidate_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu1) / took;
     }
-    if scenario.drift && f.scale_out_s.is_some() {
+    if scenario.drift && !scale_out_only && f.scale_out_s.is_some() {
         f.drift_s = drift(&env, want, timeout);
     }
     f.peak_rss_mb = proc_usage(pid).map_or(0.0, |u| u.1 as f64 / 1024.0);
@@ -574,6 +583,16 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(600),
     );
+    let repeat: usize = std::env::var("PERF_REPEAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let scale_out_only = std::env::var("PERF_SCALE_OUT_ONLY").is_ok_and(|v| v == "1");
+    println!(
+        "kube-scheduler default spreading: {}",
+        std::env::var("KARPENTER_RS_CP_DEFAULT_SPREAD").unwrap_or_else(|_| "system".into())
+    );
     let upstream = if controllers.iter().any(|c| c == "upstream") {
         let bin = upstream_binary();
         if bin.is_none() {
@@ -605,41 +624,73 @@ fn main() {
                     continue;
                 }
             };
-            let f = run(s, bin, args, timeout);
-            let comp = |k: &str| f.components.get(k).copied().unwrap_or(0.0);
-            println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",
-                s.name,
-                who,
-                f.pods,
-                secs(f.scale_out_s, timeout),
-                f.last_marked_s.map_or("-".into(), |s| format!("{s:.1}")),
-                f.last_claim_s.map_or("-".into(), |s| format!("{s:.1}")),
-                f.nodes_out,
-                f.scale_out_cpu,
-                if s.consolidate {
-                    secs(f.consolidate_s, timeout)
-                } else {
-                    "-".into()
-                },
-                if s.consolidate {
-                    f.nodes_in.to_string()
-                } else {
-                    "-".into()
-                },
-                f.consolidate_cpu,
-                if s.drift {
-                    secs(f.drift_s, timeout)
-                } else {
-                    "-".into()
-                },
-                f.peak_rss_mb,
-                comp("kube-apiserver"),
-                comp("kube-scheduler"),
-                comp("kube-controller-manager"),
-                comp("kwok"),
-                comp("etcd"),
-            );
+            let mut times = Vec::new();
+            for _ in 0..repeat {
+                let f = run(s, bin, args, timeout, scale_out_only);
+                times.push(f.scale_out_s);
+                print_row(s, who, &f, timeout, scale_out_only);
+            }
+            if repeat > 1 {
+                println!(
+                    "| {} | {} | median of {repeat} | {} |",
+                    s.name,
+                    who,
+                    secs(median(&times), timeout)
+                );
+            }
         }
     }
+}
+
+/// The median of the runs' figures, a capped run (`None`) counting as the slowest; `None`
+/// when the median itself is capped.
+fn median(times: &[Option<f64>]) -> Option<f64> {
+    let mut done: Vec<f64> = times.iter().flatten().copied().collect();
+    done.sort_by(f64::total_cmp);
+    let n = times.len();
+    let at = |i: usize| done.get(i).copied();
+    if n % 2 == 1 {
+        at(n / 2)
+    } else {
+        Some((at(n / 2 - 1)? + at(n / 2)?) / 2.0)
+    }
+}
+
+/// One table row of a run's figures.
+fn print_row(s: &Scenario, who: &str, f: &Figures, timeout: Duration, scale_out_only: bool) {
+    let consolidated = s.consolidate && !scale_out_only;
+    let comp = |k: &str| f.components.get(k).copied().unwrap_or(0.0);
+    println!(
+        "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} / {:.0} |",
+        s.name,
+        who,
+        f.pods,
+        secs(f.scale_out_s, timeout),
+        f.last_marked_s.map_or("-".into(), |s| format!("{s:.1}")),
+        f.last_claim_s.map_or("-".into(), |s| format!("{s:.1}")),
+        f.nodes_out,
+        f.scale_out_cpu,
+        if consolidated {
+            secs(f.consolidate_s, timeout)
+        } else {
+            "-".into()
+        },
+        if consolidated {
+            f.nodes_in.to_string()
+        } else {
+            "-".into()
+        },
+        f.consolidate_cpu,
+        if s.drift && !scale_out_only {
+            secs(f.drift_s, timeout)
+        } else {
+            "-".into()
+        },
+        f.peak_rss_mb,
+        comp("kube-apiserver"),
+        comp("kube-scheduler"),
+        comp("kube-controller-manager"),
+        comp("kwok"),
+        comp("etcd"),
+    );
 }
