@@ -310,10 +310,14 @@ impl ClusterState {
             if let (Some(journal), Some(before)) = (self.journal.as_mut(), before)
                 && before != *n
             {
-                journal.push(Write::UpdateNode {
-                    before: Box::new(before),
-                    after: Box::new(n.clone()),
-                });
+                // a second change in the same pass extends the first: one request
+                match last_for(journal, true, name) {
+                    Some(Write::UpdateNode { after, .. }) => **after = n.clone(),
+                    _ => journal.push(Write::UpdateNode {
+                        before: Box::new(before),
+                        after: Box::new(n.clone()),
+                    }),
+                }
             }
             self.generation += 1;
         }
@@ -440,10 +444,13 @@ impl ClusterState {
             if let (Some(journal), Some(before)) = (self.journal.as_mut(), before)
                 && before != *c
             {
-                journal.push(Write::UpdateClaim {
-                    before: Box::new(before),
-                    after: Box::new(c.clone()),
-                });
+                match last_for(journal, false, name) {
+                    Some(Write::UpdateClaim { after, .. }) => **after = c.clone(),
+                    _ => journal.push(Write::UpdateClaim {
+                        before: Box::new(before),
+                        after: Box::new(c.clone()),
+                    }),
+                }
             }
             self.generation += 1;
         }
@@ -511,4 +518,12 @@ pub fn label_requirements(labels: &BTreeMap<String, String>) -> Requirements {
         ));
     }
     r
+}
+
+/// The journal's last write about Node (`node`) or NodeClaim `name`, if any.
+fn last_for<'a>(journal: &'a mut [Write], node: bool, name: &str) -> Option<&'a mut Write> {
+    journal
+        .iter_mut()
+        .rev()
+        .find(|w| w.object() == Some((node, name)))
 }

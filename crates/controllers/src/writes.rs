@@ -44,6 +44,18 @@ pub enum Write {
 }
 
 impl Write {
+    /// The Node or NodeClaim the write is about, without allocating: `(is_node, name)`;
+    /// `None` for a pod.
+    pub fn object(&self) -> Option<(bool, &str)> {
+        match self {
+            Write::CreateClaim(c) | Write::RemoveClaim(c) => Some((false, &c.name)),
+            Write::UpdateClaim { after, .. } => Some((false, &after.name)),
+            Write::UpdateNode { after, .. } => Some((true, &after.name)),
+            Write::RemoveNode(n) => Some((true, &n.name)),
+            Write::Evict { .. } | Write::DeletePod { .. } => None,
+        }
+    }
+
     /// The object the write is about, as `Kind/name` (`Pod/namespace/name` for pods).
     pub fn subject(&self) -> String {
         match self {

@@ -1,0 +1,101 @@
+//! Registration and initialization: a launched NodeClaim whose Node has appeared ready is
+//! registered and initialized in one pass (one Node write and one status write); with a
+//! startup taint still on the Node it is registered only.
+
+mod common;
+
+use karpenter_controllers::events::Recorder;
+use karpenter_controllers::lifecycle::register_and_initialize;
+use karpenter_controllers::{ClusterState, Write};
+use karpenter_model::time::SECOND;
+use karpenter_model::wellknown::{labels, taints};
+use karpenter_model::{Effect, Quantity, Resources, Taint};
+
+/// A launched NodeClaim `claim-n1` whose Node `n1` has just appeared, ready, with the
+/// unregistered taint; `startup` as the claim's startup taints.
+fn joining(startup: Vec<Taint>) -> ClusterState {
+    let mut state = ClusterState::default();
+    let mut allocatable = Resources::new();
+    allocatable.insert("cpu".into(), Quantity::from_millis(3_920));
+    common::launched_node(
+        &mut state,
+        "n1",
+        common::Machine {
+            instance_type: "m5.xlarge",
+            price: 0.192,
+            labels: Default::default(),
+            allocatable: allocatable.clone(),
+            capacity: allocatable,
+        },
+    );
+    let unregistered = Taint {
+        key: taints::UNREGISTERED_KEY.into(),
+        value: String::new(),
+        effect: Effect::NoExecute,
+    };
+    let mut on_node = vec![unregistered];
+    on_node.extend(startup.iter().cloned());
+    state.update_node("n1", |n| n.taints = on_node);
+    state.update_claim("claim-n1", |c| {
+        c.node = None;
+        c.registered_at = None;
+        c.initialized_at = None;
+        c.startup_taints = startup;
+    });
+    state.record_writes();
+    state
+}
+
+#[test]
+fn a_ready_node_is_registered_and_initialized_in_one_pass() {
+    let mut state = joining(Vec::new());
+    register_and_initialize(&mut state, 5 * SECOND, &mut Recorder::default());
+    let claim = state.claims().get("claim-n1").cloned();
+    assert_eq!(
+        claim.as_ref().and_then(|c| c.registered_at),
+        Some(5 * SECOND)
+    );
+    assert_eq!(
+        claim.as_ref().and_then(|c| c.initialized_at),
+        Some(5 * SECOND)
+    );
+    let node = state.nodes().get("n1").cloned();
+    let node_labels = node.map(|n| (n.labels, n.taints)).unwrap_or_default();
+    assert_eq!(
+        node_labels.0.get(labels::REGISTERED).map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        node_labels.0.get(labels::INITIALIZED).map(String::as_str),
+        Some("true")
+    );
+    assert!(node_labels.1.is_empty(), "the unregistered taint is gone");
+    let writes = state.take_writes();
+    let node_writes = writes
+        .iter()
+        .filter(|w| matches!(w, Write::UpdateNode { .. }))
+        .count();
+    assert_eq!(node_writes, 1, "one Node patch: {writes:?}");
+}
+
+#[test]
+fn a_startup_taint_keeps_it_registered_only() {
+    let startup = Taint {
+        key: "example.com/agent-not-ready".into(),
+        value: String::new(),
+        effect: Effect::NoSchedule,
+    };
+    let mut state = joining(vec![startup]);
+    register_and_initialize(&mut state, 5 * SECOND, &mut Recorder::default());
+    let claim = state.claims().get("claim-n1").cloned();
+    assert_eq!(
+        claim.as_ref().and_then(|c| c.registered_at),
+        Some(5 * SECOND)
+    );
+    assert_eq!(claim.as_ref().and_then(|c| c.initialized_at), None);
+    let initialized = state
+        .nodes()
+        .get("n1")
+        .is_some_and(|n| n.labels.contains_key(labels::INITIALIZED));
+    assert!(!initialized);
+}
