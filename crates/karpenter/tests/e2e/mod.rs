@@ -310,11 +310,16 @@ impl Env {
             Ok(f) => f,
             Err(e) => panic!("{}: {e}", log.display()),
         };
+        // ours logs to stderr, upstream's (zap) to stdout: both go to the log
+        let out = match file.try_clone() {
+            Ok(f) => Stdio::from(f),
+            Err(_) => Stdio::null(),
+        };
         let child = Command::new(program)
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("KUBECONFIG", self.kubeconfig())
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(file)
             .spawn();
         let child = match child {
