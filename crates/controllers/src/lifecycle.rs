@@ -181,7 +181,8 @@ pub fn register_and_initialize(state: &mut ClusterState, now: Time, recorder: &m
 }
 
 /// Initialize registered claim `name` if its Node is ready with none of the claim's
-/// startup taints left.
+/// startup taints and none of the known ephemeral taints (not-ready, unreachable,
+/// uninitialized) left, as upstream's initialization requires.
 fn initialize_if_ready(
     state: &mut ClusterState,
     name: &str,
@@ -192,10 +193,11 @@ fn initialize_if_ready(
     let ready = state.nodes().get(node_name).is_some_and(|n| {
         n.ready
             && !n.taints.iter().any(|t| {
-                state
-                    .claims()
-                    .get(name)
-                    .is_some_and(|c| c.startup_taints.contains(t))
+                t.is_known_ephemeral()
+                    || state
+                        .claims()
+                        .get(name)
+                        .is_some_and(|c| c.startup_taints.contains(t))
             })
     });
     if !ready {

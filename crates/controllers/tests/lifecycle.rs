@@ -1,6 +1,7 @@
 //! Registration and initialization: a launched NodeClaim whose Node has appeared ready is
 //! registered and initialized in one pass (one Node write and one status write); with a
-//! startup taint still on the Node it is registered only.
+//! startup taint or a known ephemeral taint (kube-controller-manager's not-ready, which it
+//! lifts a moment after the Node turns Ready) still on the Node it is registered only.
 
 mod common;
 
@@ -76,6 +77,29 @@ fn a_ready_node_is_registered_and_initialized_in_one_pass() {
         .filter(|w| matches!(w, Write::UpdateNode { .. }))
         .count();
     assert_eq!(node_writes, 1, "one Node patch: {writes:?}");
+}
+
+#[test]
+fn a_not_ready_taint_keeps_it_registered_only() {
+    let mut state = joining(Vec::new());
+    let not_ready = Taint {
+        key: "node.kubernetes.io/not-ready".into(),
+        value: String::new(),
+        effect: Effect::NoSchedule,
+    };
+    state.update_node("n1", |n| n.taints.push(not_ready));
+    register_and_initialize(&mut state, 5 * SECOND, &mut Recorder::default());
+    let claim = state.claims().get("claim-n1").cloned();
+    assert_eq!(
+        claim.as_ref().and_then(|c| c.registered_at),
+        Some(5 * SECOND)
+    );
+    assert_eq!(claim.as_ref().and_then(|c| c.initialized_at), None);
+    // and once kube-controller-manager lifts it, the next pass initializes
+    state.update_node("n1", |n| n.taints.retain(|t| !t.is_known_ephemeral()));
+    register_and_initialize(&mut state, 6 * SECOND, &mut Recorder::default());
+    let claim = state.claims().get("claim-n1").cloned();
+    assert_eq!(claim.and_then(|c| c.initialized_at), Some(6 * SECOND));
 }
 
 #[test]
