@@ -18,17 +18,7 @@ fn joining(startup: Vec<Taint>) -> ClusterState {
     let mut state = ClusterState::default();
     let mut allocatable = Resources::new();
     allocatable.insert("cpu".into(), Quantity::from_millis(3_920));
-    common::launched_node(
-        &mut state,
-        "n1",
-        common::Machine {
-            instance_type: "m5.xlarge",
-            price: 0.192,
-            labels: Default::default(),
-            allocatable: allocatable.clone(),
-            capacity: allocatable,
-        },
-    );
+    common::launched_node(&mut state, "n1", common::xlarge(allocatable));
     let unregistered = Taint {
         key: taints::UNREGISTERED_KEY.into(),
         value: String::new(),
@@ -45,6 +35,14 @@ fn joining(startup: Vec<Taint>) -> ClusterState {
     });
     state.record_writes();
     state
+}
+
+/// One pass at `at`: the claim is registered then, and not initialized.
+fn registered_only_at(state: &mut ClusterState, at: karpenter_model::time::Time) {
+    register_and_initialize(state, at, &mut Recorder::default());
+    let claim = state.claims().get("claim-n1").cloned();
+    assert_eq!(claim.as_ref().and_then(|c| c.registered_at), Some(at));
+    assert_eq!(claim.as_ref().and_then(|c| c.initialized_at), None);
 }
 
 #[test]
@@ -88,13 +86,7 @@ fn a_not_ready_taint_keeps_it_registered_only() {
         effect: Effect::NoSchedule,
     };
     state.update_node("n1", |n| n.taints.push(not_ready));
-    register_and_initialize(&mut state, 5 * SECOND, &mut Recorder::default());
-    let claim = state.claims().get("claim-n1").cloned();
-    assert_eq!(
-        claim.as_ref().and_then(|c| c.registered_at),
-        Some(5 * SECOND)
-    );
-    assert_eq!(claim.as_ref().and_then(|c| c.initialized_at), None);
+    registered_only_at(&mut state, 5 * SECOND);
     // and once kube-controller-manager lifts it, the next pass initializes
     state.update_node("n1", |n| n.taints.retain(|t| !t.is_known_ephemeral()));
     register_and_initialize(&mut state, 6 * SECOND, &mut Recorder::default());
@@ -110,13 +102,7 @@ fn a_startup_taint_keeps_it_registered_only() {
         effect: Effect::NoSchedule,
     };
     let mut state = joining(vec![startup]);
-    register_and_initialize(&mut state, 5 * SECOND, &mut Recorder::default());
-    let claim = state.claims().get("claim-n1").cloned();
-    assert_eq!(
-        claim.as_ref().and_then(|c| c.registered_at),
-        Some(5 * SECOND)
-    );
-    assert_eq!(claim.as_ref().and_then(|c| c.initialized_at), None);
+    registered_only_at(&mut state, 5 * SECOND);
     let initialized = state
         .nodes()
         .get("n1")

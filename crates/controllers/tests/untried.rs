@@ -59,17 +59,7 @@ fn an_untried_pod_that_fits_a_node_launches_nothing() {
     let mut allocatable = Resources::new();
     allocatable.insert("cpu".into(), Quantity::from_millis(3_920));
     allocatable.insert("pods".into(), Quantity::from_units(58));
-    common::launched_node(
-        &mut state,
-        "n1",
-        common::Machine {
-            instance_type: "m5.xlarge",
-            price: 0.192,
-            labels: Default::default(),
-            allocatable: allocatable.clone(),
-            capacity: allocatable,
-        },
-    );
+    common::launched_node(&mut state, "n1", common::xlarge(allocatable));
     common::pending_pods(&mut state, 6, false);
     untried(&mut state);
     assert_eq!(run(&mut state, Settings::default(), 3), 0);

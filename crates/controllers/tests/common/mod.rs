@@ -40,6 +40,17 @@ pub struct Machine<'a> {
     pub capacity: Resources,
 }
 
+/// An m5.xlarge at its on-demand price, no labels, `allocatable` as its capacity too.
+pub fn xlarge(allocatable: Resources) -> Machine<'static> {
+    Machine {
+        instance_type: "m5.xlarge",
+        price: 0.192,
+        labels: BTreeMap::new(),
+        allocatable: allocatable.clone(),
+        capacity: allocatable,
+    }
+}
+
 /// Node `name` and its NodeClaim `claim-<name>` in pool `default`, zone us-east-1a,
 /// on-demand, launched, registered and initialized at time 0.
 pub fn launched_node(state: &mut ClusterState, name: &str, m: Machine<'_>) {
