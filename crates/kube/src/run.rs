@@ -158,6 +158,13 @@ where
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
+    // Events and the leader-election Lease go through clients of their own, each with its
+    // own token bucket at the same QPS and burst, as upstream's do (it sets QPS and burst on
+    // the config, so every client made from it has its own limiter): a scale-out's hundreds
+    // of Events must not take the rate the NodeClaim and Node writes need, and a Lease
+    // renewal must not queue behind them (upstream lost leases that way in large scale-ups)
+    let events_client = runtime.block_on(client(&settings))?;
+    let lease_client = runtime.block_on(client(&settings))?;
     let client = runtime.block_on(client(&settings))?;
     let cache = Cache::default();
     let metrics = Metrics::default();
@@ -182,7 +189,7 @@ where
     );
     let election = settings.leader_election.then(|| {
         Election::new(
-            client.clone(),
+            lease_client.clone(),
             &settings.lease_namespace,
             &settings.lease_name,
             &identity,
@@ -245,6 +252,7 @@ where
         cloud,
         events: crate::events::Deduper::default(),
         identity: identity.clone(),
+        events_client,
     };
     pass.karpenter
         .seed_names(u64::try_from(SystemClock.now()).unwrap_or(0));
@@ -308,6 +316,8 @@ struct Loop<'a, C> {
     events: crate::events::Deduper,
     /// This replica's name, the Events' reporting instance.
     identity: String,
+    /// The client Events are posted with (its own rate limiter).
+    events_client: Client,
 }
 
 impl<C: CloudProvider> Loop<'_, C> {
@@ -433,7 +443,7 @@ impl<C: CloudProvider> Loop<'_, C> {
             );
         }
         if !events.is_empty() {
-            handle.spawn(crate::events::post(self.client.clone(), events));
+            handle.spawn(crate::events::post(self.events_client.clone(), events));
         }
         self.karpenter.recorder.events.clear();
         self.karpenter.recorder.moves.clear();
