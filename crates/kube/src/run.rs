@@ -92,7 +92,8 @@ pub enum RunError {
     Provider(String),
 }
 
-async fn client(settings: &Settings) -> Result<Client, RunError> {
+/// The API server's configuration: `--kubeconfig`, else in-cluster or `$KUBECONFIG`.
+async fn config(settings: &Settings) -> Result<kube::Config, RunError> {
     let mut config = match &settings.kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| RunError::Config(e.to_string()))?;
@@ -108,9 +109,14 @@ async fn client(settings: &Settings) -> Result<Client, RunError> {
     // PodDisruptionBudget refuses answers 429, and the pass must go on (it asks again in the
     // next pass), so the loop does its own retrying
     config.default_retry = false;
-    // client-go's client-side limiter: every request waits for a token
+    Ok(config)
+}
+
+/// A client on `config` with a token bucket of its own (client-go's client-side limiter:
+/// every request waits for a token).
+fn client(config: &kube::Config, settings: &Settings) -> Result<Client, RunError> {
     let limiter = RateLimiter::new(settings.kube_qps, settings.kube_burst);
-    let builder = kube::client::ClientBuilder::try_from(config)
+    let builder = kube::client::ClientBuilder::try_from(config.clone())
         .map_err(|e| RunError::Config(e.to_string()))?;
     Ok(builder.with_layer(&RateLimitLayer(limiter)).build())
 }
@@ -163,9 +169,16 @@ where
     // the config, so every client made from it has its own limiter): a scale-out's hundreds
     // of Events must not take the rate the NodeClaim and Node writes need, and a Lease
     // renewal must not queue behind them (upstream lost leases that way in large scale-ups)
-    let events_client = runtime.block_on(client(&settings))?;
-    let lease_client = runtime.block_on(client(&settings))?;
-    let client = runtime.block_on(client(&settings))?;
+    let config = runtime.block_on(config(&settings))?;
+    // building a client spawns its request buffer on the runtime
+    let (events_client, lease_client, client) = {
+        let _in_runtime = runtime.enter();
+        (
+            client(&config, &settings)?,
+            client(&config, &settings)?,
+            client(&config, &settings)?,
+        )
+    };
     let cache = Cache::default();
     let metrics = Metrics::default();
     let ready = Arc::new(AtomicBool::new(false));
