@@ -18,8 +18,8 @@
 //! and then prints the median scale-out; `PERF_SCALE_OUT_ONLY=1` skips consolidation and
 //! drift. The control plane's kube-scheduler keeps its system-default topology spreading
 //! unless `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`). The
-//! NodePool is upstream's suite's ([`NODEPOOL`]: types below 32 vCPU, no limits), except
-//! for `20k` and with `PERF_NODEPOOL=all-sizes` ([`NODEPOOL_ALL_SIZES`]).
+//! NodePool is upstream's suite's (types below 32 vCPU, no limits), except for `20k` and
+//! with `PERF_NODEPOOL=all-sizes` ([`nodepool_for`]).
 
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
@@ -217,59 +217,46 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// The NodePool of upstream's performance suite (v1.14.1 `test/suites/performance`, its
-/// `BeforeEach` on the KWOK NodeClass): linux, on-demand, `karpenter.kwok.sh/instance-size`
-/// below 32 (1-16 vCPU types), no limits, budgets 100 %. `consolidateAfter` stays `Never`
-/// through the scale-out (the consolidation phase sets `0s`).
-const NODEPOOL: &str = r#"
+/// The harness's NodePool: linux, on-demand, on the KWOKNodeClass, budgets 100 %,
+/// `consolidateAfter: Never` through the scale-out (the consolidation phase sets `0s`);
+/// `more` adds requirement lines and `limits` a limits line (both may be empty).
+fn nodepool(more: &str, limits: &str) -> String {
+    format!(
+        r#"
 apiVersion: karpenter.sh/v1
 kind: NodePool
-metadata: {name: default}
+metadata: {{name: default}}
 spec:
   template:
     spec:
-      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      nodeClassRef: {{group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}}
       expireAfter: Never
       requirements:
-        - {key: kubernetes.io/os, operator: In, values: [linux]}
-        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
-        - {key: karpenter.kwok.sh/instance-size, operator: Lt, values: ["32"]}
-  disruption:
+        - {{key: kubernetes.io/os, operator: In, values: [linux]}}
+        - {{key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}}
+{more}{limits}  disruption:
     consolidationPolicy: WhenEmptyOrUnderutilized
     consolidateAfter: Never
-    budgets: [{nodes: "100%"}]
-"#;
+    budgets: [{{nodes: "100%"}}]
+"#
+    )
+}
 
-/// The NodePool of this harness's runs before 2026-12-07: every size of the catalog (up to
-/// 256 vCPU), limits `cpu: 100000, memory: 100000Gi`. The `20k` scenario (not one of
-/// upstream's suite) keeps it; `PERF_NODEPOOL=all-sizes` uses it everywhere.
-const NODEPOOL_ALL_SIZES: &str = r#"
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata: {name: default}
-spec:
-  template:
-    spec:
-      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
-      expireAfter: Never
-      requirements:
-        - {key: kubernetes.io/os, operator: In, values: [linux]}
-        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
-  limits: {cpu: "100000", memory: 100000Gi}
-  disruption:
-    consolidationPolicy: WhenEmptyOrUnderutilized
-    consolidateAfter: Never
-    budgets: [{nodes: "100%"}]
-"#;
-
-/// The NodePool `scenario` runs on ([`NODEPOOL`], or [`NODEPOOL_ALL_SIZES`] for `20k` and
-/// with `PERF_NODEPOOL=all-sizes`).
-fn nodepool_for(scenario: &Scenario) -> &'static str {
+/// The NodePool `scenario` runs on. By default upstream's performance suite's (v1.14.1
+/// `test/suites/performance`, its `BeforeEach` on the KWOK NodeClass):
+/// `karpenter.kwok.sh/instance-size` below 32 (1-16 vCPU types), no limits. The `20k`
+/// scenario (not one of upstream's suite), and every scenario with
+/// `PERF_NODEPOOL=all-sizes`, keeps this harness's NodePool from before 2026-12-07: every
+/// size of the catalog (up to 256 vCPU), limits `cpu: 100000, memory: 100000Gi`.
+fn nodepool_for(scenario: &Scenario) -> String {
     let all_sizes = std::env::var("PERF_NODEPOOL").is_ok_and(|v| v == "all-sizes");
     if all_sizes || scenario.name == "20k" {
-        NODEPOOL_ALL_SIZES
+        nodepool("", "  limits: {cpu: \"100000\", memory: 100000Gi}\n")
     } else {
-        NODEPOOL
+        nodepool(
+            "        - {key: karpenter.kwok.sh/instance-size, operator: Lt, values: [\"32\"]}\n",
+            "",
+        )
     }
 }
 
@@ -436,7 +423,7 @@ fn run(
     env.create::<KwokNodeClass>(
         "apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata: {name: default}",
     );
-    env.create::<NodePool>(nodepool_for(scenario));
+    env.create::<NodePool>(&nodepool_for(scenario));
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: perf}");
     let c = match upstream {
         None => {
