@@ -1,9 +1,14 @@
-//! Client-side rate limiting as client-go does it (`KUBE_CLIENT_QPS`, `KUBE_CLIENT_BURST`):
-//! a token bucket that every request the controller's Kubernetes client sends waits on,
-//! installed as a tower layer under the client, so writes, launches, status patches, events
-//! and watch (re)starts all count. A request that finds the bucket empty reserves the next
-//! token and sleeps until it is due (first come, first served), as `rate.Limiter.Wait`.
+//! Client-side rate limiting as upstream's clients do it (`KUBE_CLIENT_QPS`,
+//! `KUBE_CLIENT_BURST`): a token bucket per API resource, installed as a tower layer under
+//! the client, so writes, launches, status patches, events and watch (re)starts all count.
+//! Upstream sets QPS and burst on its rest config, and controller-runtime makes one REST
+//! client, with its own client-go token bucket, per GroupVersionKind; so NodeClaim writes,
+//! Node writes and Pod evictions each get the full rate, and a request waits only on the
+//! requests for its own resource (a subresource such as `status` or `eviction` counts for its
+//! resource). A request that finds its bucket empty reserves the next token and sleeps until
+//! it is due (first come, first served), as `rate.Limiter.Wait`.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -73,9 +78,60 @@ impl RateLimiter {
     }
 }
 
-/// The tower layer putting a [`RateLimiter`] in front of a service.
+/// One token bucket per API resource, each with the same `qps` and `burst`, made when a
+/// resource is first asked for.
 #[derive(Debug, Clone)]
-pub struct RateLimitLayer(pub RateLimiter);
+pub struct PerResource {
+    qps: u32,
+    burst: u32,
+    buckets: Arc<Mutex<BTreeMap<String, RateLimiter>>>,
+}
+
+impl PerResource {
+    /// No buckets yet; each resource's starts full.
+    pub fn new(qps: u32, burst: u32) -> Self {
+        PerResource {
+            qps,
+            burst,
+            buckets: Arc::default(),
+        }
+    }
+
+    /// The bucket of the resource a request to `path` is for.
+    pub fn for_path(&self, path: &str) -> RateLimiter {
+        let key = resource_key(path);
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        buckets
+            .entry(key)
+            .or_insert_with(|| RateLimiter::new(self.qps, self.burst))
+            .clone()
+    }
+}
+
+/// The resource a request path is for, as `group/version/resource` (`v1/pods`,
+/// `karpenter.sh/v1/nodeclaims`): the namespace, the object's name and a subresource
+/// (`status`, `eviction`) do not count. Any other path (discovery, `/version`) is itself.
+pub fn resource_key(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (gv, rest) = match segments.as_slice() {
+        ["api", version, rest @ ..] => (version.to_string(), rest),
+        ["apis", group, version, rest @ ..] => (format!("{group}/{version}"), rest),
+        _ => return path.to_string(),
+    };
+    let resource = match rest {
+        ["namespaces", _, resource, ..] => resource,
+        [resource, ..] => resource,
+        [] => return path.to_string(),
+    };
+    format!("{gv}/{resource}")
+}
+
+/// The tower layer putting a [`PerResource`] limiter in front of a service of HTTP requests.
+#[derive(Debug, Clone)]
+pub struct RateLimitLayer(pub PerResource);
 
 impl<S> Layer<S> for RateLimitLayer {
     type Service = Limited<S>;
@@ -88,17 +144,17 @@ impl<S> Layer<S> for RateLimitLayer {
     }
 }
 
-/// A service whose calls wait for a token before the inner service's future runs (the
-/// inner future sends nothing until it is first polled).
+/// A service whose calls wait for a token of their resource's bucket before the inner
+/// service's future runs (the inner future sends nothing until it is first polled).
 #[derive(Debug, Clone)]
 pub struct Limited<S> {
     inner: S,
-    limiter: RateLimiter,
+    limiter: PerResource,
 }
 
-impl<S, R> Service<R> for Limited<S>
+impl<S, B> Service<::http::Request<B>> for Limited<S>
 where
-    S: Service<R>,
+    S: Service<::http::Request<B>>,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -109,8 +165,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: R) -> Self::Future {
-        let wait = self.limiter.reserve();
+    fn call(&mut self, request: ::http::Request<B>) -> Self::Future {
+        let wait = self.limiter.for_path(request.uri().path()).reserve();
         let sent = self.inner.call(request);
         Box::pin(async move {
             if !wait.is_zero() {
@@ -143,19 +199,61 @@ mod tests {
         assert!((0..1000).all(|_| l.reserve().is_zero()));
     }
 
+    fn request(path: &str) -> http::Request<()> {
+        let mut r = http::Request::new(());
+        *r.uri_mut() = http::Uri::try_from(path).unwrap_or_default();
+        r
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn the_layer_delays_calls_past_the_burst() {
-        let svc = tower::service_fn(|x: u32| async move { Ok::<_, std::convert::Infallible>(x) });
-        let mut limited = RateLimitLayer(RateLimiter::new(5, 2)).layer(svc);
+    async fn the_layer_delays_calls_past_the_burst_of_their_resource() {
+        let svc = tower::service_fn(|r: http::Request<()>| async move {
+            Ok::<_, std::convert::Infallible>(r.uri().path().to_string())
+        });
+        let mut limited = RateLimitLayer(PerResource::new(5, 2)).layer(svc);
         let start = Instant::now();
         let mut done = Vec::new();
-        for i in 0..4 {
-            let out = limited.call(i).await;
+        let paths = [
+            "/apis/karpenter.sh/v1/nodeclaims",
+            "/apis/karpenter.sh/v1/nodeclaims/a/status",
+            "/api/v1/nodes/n-1",
+            "/apis/karpenter.sh/v1/nodeclaims/b",
+            "/api/v1/nodes",
+            "/apis/karpenter.sh/v1/nodeclaims/c/status",
+        ];
+        for p in paths {
+            let out = limited.call(request(p)).await;
             done.push((out.ok(), start.elapsed().as_millis()));
         }
-        assert_eq!(
-            done,
-            vec![(Some(0), 0), (Some(1), 0), (Some(2), 200), (Some(3), 400)]
-        );
+        // NodeClaims: two free, then one every 200 ms; Nodes have a bucket of their own
+        let elapsed: Vec<u128> = done.iter().map(|d| d.1).collect();
+        assert_eq!(elapsed, vec![0, 0, 0, 200, 200, 400]);
+        assert_eq!(done[2].0.as_deref(), Some("/api/v1/nodes/n-1"));
+    }
+
+    #[test]
+    fn a_path_names_its_group_version_and_resource() {
+        let cases = [
+            ("/api/v1/nodes", "v1/nodes"),
+            ("/api/v1/nodes/n-1", "v1/nodes"),
+            ("/api/v1/namespaces/default/pods/p/eviction", "v1/pods"),
+            ("/api/v1/namespaces/default/pods", "v1/pods"),
+            ("/api/v1/namespaces/default", "v1/namespaces"),
+            ("/api/v1/namespaces", "v1/namespaces"),
+            (
+                "/apis/karpenter.sh/v1/nodeclaims/x/status",
+                "karpenter.sh/v1/nodeclaims",
+            ),
+            (
+                "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/karpenter-leader-election",
+                "coordination.k8s.io/v1/leases",
+            ),
+            ("/apis", "/apis"),
+            ("/version", "/version"),
+            ("/api/v1", "/api/v1"),
+        ];
+        for (path, key) in cases {
+            assert_eq!(resource_key(path), key, "{path}");
+        }
     }
 }

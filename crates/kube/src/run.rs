@@ -21,7 +21,7 @@ use crate::cache::Cache;
 use crate::kwok::{KwokCloud, KwokOptions};
 use crate::lease::Election;
 use crate::metrics::Metrics;
-use crate::ratelimit::{RateLimitLayer, RateLimiter};
+use crate::ratelimit::{PerResource, RateLimitLayer};
 use crate::translate::{Objects, Translator};
 use crate::writer::Writer;
 use crate::{http, log, status};
@@ -112,10 +112,11 @@ async fn config(settings: &Settings) -> Result<kube::Config, RunError> {
     Ok(config)
 }
 
-/// A client on `config` with a token bucket of its own (client-go's client-side limiter:
-/// every request waits for a token).
+/// A client on `config` with token buckets of its own, one per API resource (upstream's
+/// controller-runtime client: one client-go limiter per GroupVersionKind; every request
+/// waits for a token of its resource's bucket).
 fn client(config: &kube::Config, settings: &Settings) -> Result<Client, RunError> {
-    let limiter = RateLimiter::new(settings.kube_qps, settings.kube_burst);
+    let limiter = PerResource::new(settings.kube_qps, settings.kube_burst);
     let builder = kube::client::ClientBuilder::try_from(config.clone())
         .map_err(|e| RunError::Config(e.to_string()))?;
     Ok(builder.with_layer(&RateLimitLayer(limiter)).build())
@@ -165,10 +166,11 @@ where
         .build()
         .map_err(RunError::Runtime)?;
     // Events and the leader-election Lease go through clients of their own, each with its
-    // own token bucket at the same QPS and burst, as upstream's do (it sets QPS and burst on
-    // the config, so every client made from it has its own limiter): a scale-out's hundreds
-    // of Events must not take the rate the NodeClaim and Node writes need, and a Lease
-    // renewal must not queue behind them (upstream lost leases that way in large scale-ups)
+    // own token buckets at the same QPS and burst, as upstream's do (it sets QPS and burst on
+    // the config, so every client made from it has its own limiters, and controller-runtime's
+    // has one per resource): a scale-out's hundreds of Events must not take the rate the
+    // NodeClaim and Node writes need, and a Lease renewal must not queue behind them
+    // (upstream lost leases that way in large scale-ups)
     let config = runtime.block_on(config(&settings))?;
     // building a client spawns its request buffer on the runtime
     let (events_client, lease_client, client) = {
