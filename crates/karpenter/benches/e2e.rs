@@ -16,7 +16,9 @@
 //! `--provision-untried-pods=false`, waiting for kube-scheduler's mark as upstream does);
 //! `PERF_TIMEOUT_S` caps each phase (default 600); `PERF_REPEAT=N` runs each pair N times
 //! and then prints the median scale-out; `PERF_SCALE_OUT_ONLY=1` skips consolidation and
-//! drift. The control plane's kube-scheduler keeps its system-default topology spreading
+//! drift; `PERF_WARM=1` adds, after the scale-out, the control plane's own share: every
+//! Deployment scaled to zero and back on the Nodes left, timed to every pod bound again
+//! (the `warm` line; a scale-out cannot be faster than it). The control plane's kube-scheduler keeps its system-default topology spreading
 //! unless `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`). The
 //! NodePool is upstream's suite's (types below 32 vCPU, no limits), except for `20k` and
 //! with `PERF_NODEPOOL=all-sizes` ([`nodepool_for`]).
@@ -344,6 +346,10 @@ struct Figures {
     nodes_in: usize,
     consolidate_cpu: f64,
     drift_s: Option<f64>,
+    /// `PERF_WARM=1`: the pods re-created on the Nodes of the scale-out, to all bound.
+    warm_s: Option<f64>,
+    /// NodeClaims created during the warm phase (0: it was the control plane's alone).
+    warm_added: usize,
     peak_rss_mb: f64,
     components: BTreeMap<String, f64>,
 }
@@ -497,6 +503,9 @@ fn run(
         .map(|t| (t.0.as_millisecond() - started_wall) as f64 / 1000.0)
         .max_by(f64::total_cmp);
     f.last_marked_s = last_marked(&env, started_wall);
+    if std::env::var("PERF_WARM").is_ok_and(|v| v == "1") && f.scale_out_s.is_some() {
+        (f.warm_s, f.warm_added) = warm(&env, scenario, want, timeout);
+    }
     if scenario.consolidate && !scale_out_only && f.scale_out_s.is_some() {
         let cpu1 = proc_usage(pid).map_or(0.0, |u| u.0);
         let started = Instant::now();
@@ -528,6 +537,34 @@ fn run(
     }
     f.peak_rss_mb = proc_usage(pid).map_or(0.0, |u| u.1 as f64 / 1024.0);
     f
+}
+
+/// The scale-out again with its capacity in place: every Deployment to zero, and once the
+/// pods are gone (the NodePool's `consolidateAfter: Never` keeps the Nodes) back to its
+/// replicas, timed (as the scale-out, polled each second) to every pod bound. Also says
+/// how many NodeClaims were created meanwhile.
+fn warm(env: &Env, scenario: &Scenario, want: usize, timeout: Duration) -> (Option<f64>, usize) {
+    for w in &scenario.workloads {
+        env.scale("perf", w.name, 0);
+    }
+    let drained = Instant::now();
+    while count(env, None) != 0 && drained.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let before = managed_nodes(env).0;
+    let started = Instant::now();
+    for w in &scenario.workloads {
+        env.scale("perf", w.name, w.replicas);
+    }
+    let mut took = None;
+    while started.elapsed() < timeout {
+        std::thread::sleep(Duration::from_secs(1));
+        if count(env, None) == want && count(env, Some("spec.nodeName=")) == 0 {
+            took = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+    }
+    (took, managed_nodes(env).0.saturating_sub(before))
 }
 
 /// Seconds from `started_wall` (ms) to the first FailedScheduling event of the pod that got
@@ -655,6 +692,16 @@ fn main() {
                 let f = run(s, bin, args, timeout, scale_out_only);
                 times.push(f.scale_out_s);
                 print_row(s, who, &f, timeout, scale_out_only);
+                if std::env::var("PERF_WARM").is_ok_and(|v| v == "1") {
+                    println!(
+                        "warm | {} | {} | pods re-created on the {} Nodes left: all bound in {} s, {} NodeClaim(s) added |",
+                        s.name,
+                        who,
+                        f.nodes_out,
+                        secs(f.warm_s, timeout),
+                        f.warm_added
+                    );
+                }
             }
             if repeat > 1 {
                 println!(
