@@ -2,6 +2,8 @@
 //! registered and initialized in one pass (one Node write and one status write); with a
 //! startup taint or a known ephemeral taint (kube-controller-manager's not-ready, which it
 //! lifts a moment after the Node turns Ready) still on the Node it is registered only.
+//! A NodeClaim changed in the pass that created it (launched in its planning round) is
+//! created with its new labels, so only the status is left for a second request.
 
 mod common;
 
@@ -108,4 +110,45 @@ fn a_startup_taint_keeps_it_registered_only() {
         .get("n1")
         .is_some_and(|n| n.labels.contains_key(labels::INITIALIZED));
     assert!(!initialized);
+}
+
+#[test]
+fn a_claim_changed_in_the_pass_that_created_it_is_created_with_its_new_labels() {
+    let mut state = ClusterState::default();
+    state.record_writes();
+    let mut allocatable = Resources::new();
+    allocatable.insert("cpu".into(), Quantity::from_millis(3_920));
+    common::launched_node(&mut state, "n1", common::xlarge(allocatable));
+    // as a launch in the planning pass does: the instance's labels, then a status change
+    state.update_claim("claim-n1", |c| {
+        c.labels.insert(
+            "node.kubernetes.io/instance-type".into(),
+            "m5.xlarge".into(),
+        );
+        c.registered_at = None;
+    });
+    state.update_claim("claim-n1", |c| c.initialized_at = None);
+    let writes = state.take_writes();
+    assert_eq!(writes.len(), 2, "a create and one update: {writes:?}");
+    let Write::CreateClaim(created) = &writes[0] else {
+        panic!("the create comes first: {writes:?}");
+    };
+    assert_eq!(
+        created
+            .labels
+            .get("node.kubernetes.io/instance-type")
+            .map(String::as_str),
+        Some("m5.xlarge"),
+        "the labels go with the create"
+    );
+    let Write::UpdateClaim { before, after } = &writes[1] else {
+        panic!("then one update: {writes:?}");
+    };
+    assert_eq!(before.labels, after.labels, "no label patch left");
+    assert_eq!(before.registered_at, Some(0));
+    assert_eq!(after.registered_at, None, "the status change stays");
+    assert_eq!(
+        after.initialized_at, None,
+        "the second change joins the update"
+    );
 }
