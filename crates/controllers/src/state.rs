@@ -446,22 +446,21 @@ impl ClusterState {
             {
                 match last_for(journal, false, name) {
                     Some(Write::UpdateClaim { after, .. }) => **after = c.clone(),
-                    Some(Write::CreateClaim(created)) => {
-                        // created in this pass (a claim launched in the round that planned
-                        // it): its new labels go with the create, one request fewer; the
-                        // rest (the status, which a create cannot set) follows as an update
-                        created.labels = c.labels.clone();
+                    last => {
                         let mut before = before;
-                        before.labels = c.labels.clone();
+                        if let Some(Write::CreateClaim(created)) = last {
+                            // created in this pass (a claim launched in the round that
+                            // planned it): its new labels go with the create, one request
+                            // fewer; the rest (the status, which a create cannot set)
+                            // follows as an update
+                            created.labels = c.labels.clone();
+                            before.labels = c.labels.clone();
+                        }
                         journal.push(Write::UpdateClaim {
                             before: Box::new(before),
                             after: Box::new(c.clone()),
                         });
                     }
-                    _ => journal.push(Write::UpdateClaim {
-                        before: Box::new(before),
-                        after: Box::new(c.clone()),
-                    }),
                 }
             }
             self.generation += 1;
