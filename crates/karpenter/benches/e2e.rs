@@ -18,10 +18,11 @@
 //! and then prints the median scale-out; `PERF_SCALE_OUT_ONLY=1` skips consolidation and
 //! drift; `PERF_WARM=1` adds, after the scale-out, the control plane's own share: every
 //! Deployment scaled to zero and back on the Nodes left, timed to every pod bound again
-//! (the `warm` line; a scale-out cannot be faster than it). The control plane's kube-scheduler keeps its system-default topology spreading
-//! unless `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`). The
-//! NodePool is upstream's suite's (types below 32 vCPU, no limits), except for `20k` and
-//! with `PERF_NODEPOOL=all-sizes` ([`nodepool_for`]).
+//! (the `warm` line; a scale-out cannot be faster than it). The control plane's
+//! kube-scheduler keeps its system-default topology spreading unless
+//! `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`). The NodePool
+//! is upstream's suite's (types below 32 vCPU, no limits), except for `20k` and with
+//! `PERF_NODEPOOL=all-sizes` ([`nodepool_for`]).
 
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
@@ -424,6 +425,7 @@ fn run(
     args: &[&str],
     timeout: Duration,
     scale_out_only: bool,
+    warm_phase: bool,
 ) -> Figures {
     let mut env = Env::new();
     env.create::<KwokNodeClass>(
@@ -480,13 +482,7 @@ fn run(
     for w in &scenario.workloads {
         env.create::<Deployment>(&deployment(w));
     }
-    while started.elapsed() < timeout {
-        std::thread::sleep(Duration::from_secs(1));
-        if count(&env, None) == want && count(&env, Some("spec.nodeName=")) == 0 {
-            f.scale_out_s = Some(started.elapsed().as_secs_f64());
-            break;
-        }
-    }
+    f.scale_out_s = until_all_bound(&env, want, started, timeout);
     let took = started.elapsed().as_secs_f64();
     f.scale_out_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu0) / took;
     let comp1 = components(&env.dir);
@@ -503,7 +499,7 @@ fn run(
         .map(|t| (t.0.as_millisecond() - started_wall) as f64 / 1000.0)
         .max_by(f64::total_cmp);
     f.last_marked_s = last_marked(&env, started_wall);
-    if std::env::var("PERF_WARM").is_ok_and(|v| v == "1") && f.scale_out_s.is_some() {
+    if warm_phase && f.scale_out_s.is_some() {
         (f.warm_s, f.warm_added) = warm(&env, scenario, want, timeout);
     }
     if scenario.consolidate && !scale_out_only && f.scale_out_s.is_some() {
@@ -556,15 +552,24 @@ fn warm(env: &Env, scenario: &Scenario, want: usize, timeout: Duration) -> (Opti
     for w in &scenario.workloads {
         env.scale("perf", w.name, w.replicas);
     }
-    let mut took = None;
+    let took = until_all_bound(env, want, started, timeout);
+    (took, managed_nodes(env).0.saturating_sub(before))
+}
+
+/// Whether all `want` pods exist and every one is bound.
+fn all_bound(env: &Env, want: usize) -> bool {
+    count(env, None) == want && count(env, Some("spec.nodeName=")) == 0
+}
+
+/// Seconds from `started` until [`all_bound`], polled each second; `None` after `timeout`.
+fn until_all_bound(env: &Env, want: usize, started: Instant, timeout: Duration) -> Option<f64> {
     while started.elapsed() < timeout {
         std::thread::sleep(Duration::from_secs(1));
-        if count(env, None) == want && count(env, Some("spec.nodeName=")) == 0 {
-            took = Some(started.elapsed().as_secs_f64());
-            break;
+        if all_bound(env, want) {
+            return Some(started.elapsed().as_secs_f64());
         }
     }
-    (took, managed_nodes(env).0.saturating_sub(before))
+    None
 }
 
 /// Seconds from `started_wall` (ms) to the first FailedScheduling event of the pod that got
@@ -614,7 +619,7 @@ fn drift(env: &Env, want: usize, timeout: Duration) -> Option<f64> {
             .iter()
             .filter_map(|c| c.metadata.name.as_ref())
             .any(|n| before.contains(n));
-        if !old_left && count(env, None) == want && count(env, Some("spec.nodeName=")) == 0 {
+        if !old_left && all_bound(env, want) {
             return Some(started.elapsed().as_secs_f64());
         }
     }
@@ -652,6 +657,7 @@ fn main() {
         .unwrap_or(1)
         .max(1);
     let scale_out_only = std::env::var("PERF_SCALE_OUT_ONLY").is_ok_and(|v| v == "1");
+    let warm_phase = std::env::var("PERF_WARM").is_ok_and(|v| v == "1");
     println!(
         "kube-scheduler default spreading: {}",
         std::env::var("KARPENTER_RS_CP_DEFAULT_SPREAD").unwrap_or_else(|_| "system".into())
@@ -689,10 +695,10 @@ fn main() {
             };
             let mut times = Vec::new();
             for _ in 0..repeat {
-                let f = run(s, bin, args, timeout, scale_out_only);
+                let f = run(s, bin, args, timeout, scale_out_only, warm_phase);
                 times.push(f.scale_out_s);
                 print_row(s, who, &f, timeout, scale_out_only);
-                if std::env::var("PERF_WARM").is_ok_and(|v| v == "1") {
+                if warm_phase {
                     println!(
                         "warm | {} | {} | pods re-created on the {} Nodes left: all bound in {} s, {} NodeClaim(s) added |",
                         s.name,
