@@ -140,6 +140,17 @@ impl KwokCloud {
         let mut node_labels = instance.labels.clone();
         node_labels.insert(labels::HOSTNAME.into(), instance.claim.clone());
         node_labels.insert(labels::NODEPOOL.into(), instance.node_pool.clone());
+        // a kubelet registers with the beta aliases of os and arch too; without them
+        // kube-controller-manager's node lifecycle controller patches every new Node to add
+        // them, in the same workers that lift its `not-ready` taint
+        for (stable, beta) in [
+            (labels::OS, labels::OS_BETA),
+            (labels::ARCH, labels::ARCH_BETA),
+        ] {
+            if let Some(v) = node_labels.get(stable).cloned() {
+                node_labels.entry(beta.into()).or_insert(v);
+            }
+        }
         let q = |r: &Resources| -> BTreeMap<String, K8sQuantity> {
             r.iter()
                 .map(|(k, v)| (k.clone(), K8sQuantity(v.to_string())))
@@ -376,5 +387,50 @@ impl CloudProvider for KwokCloud {
             nodes.nodes.get(name).is_none()
         });
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_node_carries_what_a_kubelet_registers_with() {
+        let instance = Instance {
+            provider_id: "kwok://default-abcde".into(),
+            claim: "default-abcde".into(),
+            node_pool: "default".into(),
+            instance_type: "c-4x-amd64-linux".into(),
+            zone: "test-zone-a".into(),
+            capacity_type: "on-demand".into(),
+            price: 0.1,
+            image_id: String::new(),
+            launched_at: 0,
+            state: InstanceState::Running,
+            labels: BTreeMap::from([
+                (labels::OS.to_string(), "linux".to_string()),
+                (labels::ARCH.to_string(), "arm64".to_string()),
+            ]),
+            capacity: Resources::new(),
+            allocatable: Resources::new(),
+        };
+        let node = KwokCloud::node_object(&instance);
+        let got = node.metadata.labels.unwrap_or_default();
+        assert_eq!(got.get(labels::OS_BETA).map(String::as_str), Some("linux"));
+        assert_eq!(
+            got.get(labels::ARCH_BETA).map(String::as_str),
+            Some("arm64")
+        );
+        assert_eq!(
+            got.get(labels::HOSTNAME).map(String::as_str),
+            Some("default-abcde")
+        );
+        assert_eq!(
+            got.get(labels::NODEPOOL).map(String::as_str),
+            Some("default")
+        );
+        let taints = node.spec.and_then(|s| s.taints).unwrap_or_default();
+        assert_eq!(taints.len(), 1);
+        assert_eq!(taints[0].key, taints::UNREGISTERED_KEY);
     }
 }
