@@ -54,12 +54,15 @@ impl Namer {
 /// Pods Karpenter should provision for, oldest first: unbound and marked unschedulable, and
 /// with `untried` also those kube-scheduler has not tried yet ([`PodState::untried`]). The
 /// solve places a pod on capacity already there before it plans a NodeClaim, so an untried
-/// pod that fits an existing node makes nothing launch.
+/// pod that fits an existing node makes nothing launch. A pod nominated to a node waits
+/// for a preemption there and is left out, marked or not (upstream's `IsPreempting`).
 pub fn provisionable(state: &ClusterState, untried: bool) -> Vec<&PodState> {
     let mut pods: Vec<&PodState> = state
         .pods()
         .values()
-        .filter(|p| p.node.is_none() && (p.unschedulable || (untried && p.untried)))
+        .filter(|p| {
+            p.node.is_none() && p.nominated.is_none() && (p.unschedulable || (untried && p.untried))
+        })
         .collect();
     pods.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
     pods

@@ -35,6 +35,9 @@ pub struct PodState {
     /// before the mark ([`crate::karpenter::Settings::provision_untried`]); the simulator's
     /// scheduler tries every pod in the step it appears, so there it is always false.
     pub untried: bool,
+    /// `status.nominatedNodeName`: kube-scheduler preempts pods there for it, so
+    /// provisioning leaves it alone (upstream's `IsPreempting`).
+    pub nominated: Option<String>,
     /// Priority.
     pub priority: i32,
     /// `controller.kubernetes.io/pod-deletion-cost`.

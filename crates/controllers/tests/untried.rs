@@ -1,7 +1,8 @@
 //! Pods kube-scheduler has not tried yet (`PodState::untried`): with
 //! `Settings::provision_untried` (the default) the provisioner plans them without waiting
 //! for the Unschedulable mark; off, it waits as upstream does. Either way a pod that fits
-//! capacity already there launches nothing.
+//! capacity already there launches nothing, and a pod nominated for a preemption is left to
+//! kube-scheduler.
 
 mod common;
 
@@ -64,4 +65,22 @@ fn an_untried_pod_that_fits_a_node_launches_nothing() {
     untried(&mut state);
     assert_eq!(run(&mut state, Settings::default(), 3), 0);
     assert_eq!(state.claims().len(), 1, "only the node's own claim");
+}
+
+#[test]
+fn a_pod_nominated_for_a_preemption_is_left_to_the_scheduler() {
+    // kube-scheduler marks a pod Unschedulable and nominates it to a node where it preempts
+    // lower-priority pods: upstream's IsPreempting keeps such a pod out of provisioning
+    let mut state = ClusterState::default();
+    common::pending_pods(&mut state, 2, true);
+    let mut preempting = state.pods().get("default/web-0").cloned();
+    if let Some(p) = preempting.as_mut() {
+        p.nominated = Some("node-a".into());
+    }
+    state.put_pod(preempting.unwrap_or_else(|| panic!("no pod web-0")));
+    let ids: Vec<&str> = karpenter_controllers::provisioner::provisionable(&state, true)
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["default/web-1"]);
 }

@@ -214,6 +214,9 @@ impl Translator {
             && status
                 .and_then(|s| s.nominated_node_name.as_deref())
                 .is_none_or(str::is_empty);
+        let nominated = status
+            .and_then(|s| s.nominated_node_name.clone())
+            .filter(|n| !n.is_empty());
         let annotations_map = p.metadata.annotations.clone().unwrap_or_default();
         let class = pod_spec
             .and_then(|s| s.priority_class_name.as_deref())
@@ -241,6 +244,7 @@ impl Translator {
             node,
             unschedulable,
             untried,
+            nominated,
             priority: pod_spec.and_then(|s| s.priority).unwrap_or(0),
             deletion_cost: annotations_map
                 .get(annotations::POD_DELETION_COST)
@@ -468,21 +472,28 @@ mod tests {
             ..Objects::default()
         };
         let state = Translator::default().state(&objects, &objects.cluster(), &[], Vec::new());
-        let flags: Vec<(&str, bool, bool)> = state
+        let flags: Vec<(&str, bool, bool, Option<&str>)> = state
             .pods()
             .values()
-            .map(|p| (p.id.as_str(), p.untried, p.unschedulable))
+            .map(|p| {
+                (
+                    p.id.as_str(),
+                    p.untried,
+                    p.unschedulable,
+                    p.nominated.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             flags,
             vec![
-                ("default/bound", false, false),
-                ("default/fresh", true, false),
-                ("default/gated", false, false),
-                ("default/marked", false, true),
-                ("default/named-default", true, false),
-                ("default/other-scheduler", false, false),
-                ("default/preempting", false, false),
+                ("default/bound", false, false, None),
+                ("default/fresh", true, false, None),
+                ("default/gated", false, false, None),
+                ("default/marked", false, true, None),
+                ("default/named-default", true, false, None),
+                ("default/other-scheduler", false, false, None),
+                ("default/preempting", false, false, Some("n1")),
             ]
         );
     }

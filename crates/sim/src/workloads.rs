@@ -105,6 +105,7 @@ impl Workloads {
             bound_at: None,
             unschedulable: false,
             untried: false,
+            nominated: None,
             priority: t.priority,
             deletion_cost: t.deletion_cost,
             do_not_disrupt: t.do_not_disrupt,

@@ -116,6 +116,7 @@ pub fn put_pod(
         bound_at: None,
         unschedulable,
         untried: false,
+        nominated: None,
         priority: 0,
         deletion_cost: 0,
         do_not_disrupt,
