@@ -262,6 +262,14 @@ up() {
     wait_for "CRD $name" 20 apply_crd "$api_port" "$f" "$name"
     wait_for "CRD $name established" 60 established "$api_port" "$name"
   done
+  # a component that refused its flags has exited by now: say which, rather than let a test
+  # wait for what it would have done
+  local pid comp
+  while read -r pid comp; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "$comp exited at start:"; tail -3 "$DIR/logs/$comp.log" >&2; return 1
+    fi
+  done <"$DIR/pids"
   echo "KUBECONFIG=$DIR/kubeconfig" >"$DIR/env"
   log "up: KUBECONFIG=$DIR/kubeconfig (logs in $DIR/logs)"
   echo "$DIR"
