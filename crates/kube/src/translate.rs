@@ -201,6 +201,9 @@ impl Translator {
             .and_then(|s| s.node_name.clone())
             .filter(|n| !n.is_empty());
         let terminating = p.metadata.deletion_timestamp.is_some();
+        let nominated = status
+            .and_then(|s| s.nominated_node_name.clone())
+            .filter(|n| !n.is_empty());
         let untried = node.is_none()
             && scheduled.is_none()
             && spec.ignored.is_none()
@@ -211,12 +214,7 @@ impl Translator {
             && pod_spec
                 .and_then(|s| s.scheduling_gates.as_ref())
                 .is_none_or(Vec::is_empty)
-            && status
-                .and_then(|s| s.nominated_node_name.as_deref())
-                .is_none_or(str::is_empty);
-        let nominated = status
-            .and_then(|s| s.nominated_node_name.clone())
-            .filter(|n| !n.is_empty());
+            && nominated.is_none();
         let annotations_map = p.metadata.annotations.clone().unwrap_or_default();
         let class = pod_spec
             .and_then(|s| s.priority_class_name.as_deref())
