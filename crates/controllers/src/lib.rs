@@ -14,6 +14,7 @@ pub mod input;
 pub mod interruption;
 pub mod karpenter;
 pub mod lifecycle;
+pub mod pods;
 pub mod provisioner;
 pub mod setup;
 pub mod state;
@@ -23,6 +24,7 @@ pub mod writes;
 pub use events::{Event, Move, Recorder};
 pub use input::Setup;
 pub use karpenter::{Karpenter, Settings};
+pub use pods::PodTable;
 pub use state::{ClaimState, ClusterState, IntOrPercent, Launched, NodeState, Pdb, PodState};
 pub use writes::Write;
 

@@ -11,6 +11,7 @@ use karpenter_model::time::Time;
 use karpenter_model::{Requirements, Resources, Taint};
 use karpenter_scheduling::PendingPod;
 
+use crate::pods::PodTable;
 use crate::writes::Write;
 
 /// A pod.
@@ -159,10 +160,9 @@ pub use karpenter_disruption::pdb::{IntOrPercent, Pdb};
 /// The cluster.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterState {
-    pods: BTreeMap<String, PodState>,
+    pods: PodTable,
     nodes: BTreeMap<String, NodeState>,
     claims: BTreeMap<String, ClaimState>,
-    by_node: BTreeMap<String, BTreeSet<String>>,
     claim_by_node: BTreeMap<String, String>,
     evicted: Vec<PodState>,
     audit: Vec<String>,
@@ -187,7 +187,19 @@ impl ClusterState {
 
     /// Pods by id.
     pub fn pods(&self) -> &BTreeMap<String, PodState> {
+        self.pods.pods()
+    }
+
+    /// The pods with their index by node, shared: the kube adapter keeps the table across
+    /// passes and hands each pass's state a copy-on-write share of it.
+    pub fn pod_table(&self) -> &PodTable {
         &self.pods
+    }
+
+    /// Replace every pod with `table`'s.
+    pub fn set_pod_table(&mut self, table: PodTable) {
+        self.pods = table;
+        self.generation += 1;
     }
 
     /// Nodes by name.
@@ -202,16 +214,12 @@ impl ClusterState {
 
     /// Ids of the pods bound to `node`.
     pub fn pods_on(&self, node: &str) -> impl Iterator<Item = &PodState> {
-        self.by_node
-            .get(node)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.pods.get(id))
+        self.pods.on(node)
     }
 
     /// Number of pods bound to `node`.
     pub fn pod_count(&self, node: &str) -> usize {
-        self.by_node.get(node).map_or(0, BTreeSet::len)
+        self.pods.ids_on(node).map_or(0, BTreeSet::len)
     }
 
     /// The claim that owns `node`, if any.
@@ -223,30 +231,19 @@ impl ClusterState {
 
     /// Add (or replace) a pod.
     pub fn put_pod(&mut self, pod: PodState) {
-        if let Some(old) = self.pods.get(&pod.id).and_then(|p| p.node.clone()) {
-            self.unindex(&old, &pod.id);
-        }
-        if let Some(n) = &pod.node {
-            self.by_node
-                .entry(n.clone())
-                .or_default()
-                .insert(pod.id.clone());
-        }
-        self.pods.insert(pod.id.clone(), pod);
+        self.pods.put(pod);
         self.generation += 1;
     }
 
     /// Bind a pending pod to `node` at `now`.
     pub fn bind(&mut self, pod: &str, node: &str, now: Time) {
-        if let Some(p) = self.pods.get_mut(pod) {
+        let bound = self.pods.bind(pod, node, |p| {
             p.node = Some(node.to_string());
             p.bound_at = Some(now);
             p.unschedulable = false;
             p.untried = false;
-            self.by_node
-                .entry(node.to_string())
-                .or_default()
-                .insert(pod.to_string());
+        });
+        if bound {
             self.touch_node(node, now);
             self.generation += 1;
         }
@@ -256,11 +253,11 @@ impl ClusterState {
     pub fn mark_unschedulable(&mut self, pods: &[String]) {
         let mut changed = false;
         for id in pods {
-            if let Some(p) = self.pods.get_mut(id)
-                && !p.unschedulable
-            {
-                p.unschedulable = true;
-                p.untried = false;
+            if self.pods.get(id).is_some_and(|p| !p.unschedulable) {
+                self.pods.update(id, |p| {
+                    p.unschedulable = true;
+                    p.untried = false;
+                });
                 changed = true;
             }
         }
@@ -273,20 +270,10 @@ impl ClusterState {
     pub fn remove_pod(&mut self, id: &str, now: Time) -> Option<PodState> {
         let pod = self.pods.remove(id)?;
         if let Some(n) = &pod.node {
-            self.unindex(n, id);
             self.touch_node(n, now);
         }
         self.generation += 1;
         Some(pod)
-    }
-
-    fn unindex(&mut self, node: &str, id: &str) {
-        if let Some(set) = self.by_node.get_mut(node) {
-            set.remove(id);
-            if set.is_empty() {
-                self.by_node.remove(node);
-            }
-        }
     }
 
     fn touch_node(&mut self, node: &str, now: Time) {
@@ -353,8 +340,8 @@ impl ClusterState {
             self.record(Write::RemoveNode(Box::new(n)));
         }
         let ids: Vec<String> = self
-            .by_node
-            .get(name)
+            .pods
+            .ids_on(name)
             .into_iter()
             .flatten()
             .cloned()
@@ -364,7 +351,7 @@ impl ClusterState {
                 self.evicted.push(p);
             }
         }
-        self.by_node.remove(name);
+        self.pods.drop_node(name);
         self.generation += 1;
     }
 
@@ -497,6 +484,7 @@ impl ClusterState {
     pub fn pdb_allowed(&self, pdb: &Pdb) -> i32 {
         let covered: Vec<&PodState> = self
             .pods
+            .pods()
             .values()
             .filter(|p| pdb.covers(&p.spec.namespace, &p.spec.labels))
             .collect();
