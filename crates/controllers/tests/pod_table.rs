@@ -65,7 +65,10 @@ fn the_kept_table_changing_leaves_a_state_built_from_it_alone() {
     assert!(on(&state, "n2").is_empty());
     let mut later = ClusterState::default();
     later.set_pod_table(kept.clone());
-    assert!(on(&later, "n1").is_empty(), "a moved pod leaves its old node's index");
+    assert!(
+        on(&later, "n1").is_empty(),
+        "a moved pod leaves its old node's index"
+    );
     assert_eq!(on(&later, "n2"), vec!["ns/a", "ns/c"]);
     assert_eq!(later.pod_count("n2"), 2);
 }
