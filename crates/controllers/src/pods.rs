@@ -56,16 +56,14 @@ impl PodTable {
     /// Change a pod in place; false when there is no such pod. The index follows only
     /// [`Self::put`] and [`Self::bind`]: `f` must not move the pod to another node.
     pub fn update(&mut self, id: &str, f: impl FnOnce(&mut PodState)) -> bool {
+        // no copy of a shared table for a pod it does not have
         if !self.pods.contains_key(id) {
             return false;
         }
-        match Arc::make_mut(&mut self.pods).get_mut(id) {
-            Some(p) => {
-                f(p);
-                true
-            }
-            None => false,
+        if let Some(p) = Arc::make_mut(&mut self.pods).get_mut(id) {
+            f(p);
         }
+        true
     }
 
     /// Bind a pod to `node` through `f`, which sets its node and what goes with it.

@@ -190,13 +190,8 @@ impl ClusterState {
         self.pods.pods()
     }
 
-    /// The pods with their index by node, shared: the kube adapter keeps the table across
-    /// passes and hands each pass's state a copy-on-write share of it.
-    pub fn pod_table(&self) -> &PodTable {
-        &self.pods
-    }
-
-    /// Replace every pod with `table`'s.
+    /// Replace every pod with `table`'s (a copy-on-write share: the kube adapter keeps the
+    /// table across passes).
     pub fn set_pod_table(&mut self, table: PodTable) {
         self.pods = table;
         self.generation += 1;

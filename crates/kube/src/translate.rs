@@ -124,8 +124,7 @@ pub fn resources(object: &str, list: Option<&ResourceList>) -> Resources {
 pub struct Translator {
     /// By the address of the cached object, which the entry holds (so the address cannot be
     /// reused by another object while it is here): the watch cache replaces an object's
-    /// `Arc` on every event and keeps it otherwise. `None`: a pod that is left out (terminal,
-    /// or not readable, logged once).
+    /// `Arc` on every event and keeps it otherwise.
     pods: HashMap<usize, Cached>,
     /// The translated pods, changed only where the caches changed and shared with each
     /// pass's state (copy-on-write).
@@ -134,12 +133,13 @@ pub struct Translator {
     pass: u64,
 }
 
-/// One pod's translation and the object it came from.
+/// A cached pod object already translated into the table.
 #[derive(Debug)]
 struct Cached {
     /// Held, never read: while it is here its address names no other object.
     _object: Arc<Pod>,
-    state: Option<PodState>,
+    /// Its id in the table; `None`: left out (terminal, or not readable, logged once).
+    id: Option<String>,
     pass: u64,
 }
 
@@ -191,27 +191,25 @@ impl Translator {
                 key,
                 Cached {
                     _object: Arc::clone(p),
-                    state: translated,
+                    id: translated.as_ref().map(|t| t.id.clone()),
                     pass,
                 },
             );
-            fresh.push(key);
+            fresh.extend(translated);
         }
         // what the caches dropped or replaced leaves the table first, then what replaced
         // it (the same pod id) goes in
         let table = &mut self.table;
         self.pods.retain(|_, c| {
             if c.pass != pass
-                && let Some(gone) = &c.state
+                && let Some(gone) = &c.id
             {
-                table.remove(&gone.id);
+                table.remove(gone);
             }
             c.pass == pass
         });
-        for key in fresh {
-            if let Some(pod) = self.pods.get(&key).and_then(|c| c.state.clone()) {
-                self.table.put(pod);
-            }
+        for pod in fresh {
+            self.table.put(pod);
         }
         state.set_pod_table(self.table.clone());
         state.set_generation(objects.version);
