@@ -18,14 +18,25 @@
 //! and then prints the median scale-out; `PERF_SCALE_OUT_ONLY=1` skips consolidation and
 //! drift; `PERF_WARM=1` adds, after the scale-out, the control plane's own share: every
 //! Deployment scaled to zero and back on the Nodes left, timed to every pod bound again
-//! (the `warm` line; a scale-out cannot be faster than it). The control plane's
-//! kube-scheduler keeps its system-default topology spreading unless
+//! (the `warm` line; a scale-out cannot be faster than it). `floor` and `floor-batched`
+//! in `PERF_CONTROLLERS`, after `ours`, run no Karpenter at all: the Nodes ours ended with
+//! are created at once with the Deployments (`floor-batched`: once every pod exists plus
+//! 1 s, upstream's batch idle window), the control plane's own floor for that scale-out up
+//! to about a thousand pods (the `floor` line says when the Nodes were created and all
+//! schedulable). Every run also prints a `nodes` line, from a watch on the Nodes: when the
+//! managed Nodes were seen, registered, Ready and schedulable (median and last), and, with
+//! `KARPENTER_RS_CP_PROFILE=1`, a `scheduler` line of kube-scheduler's attempts by result.
+//! The control plane's kube-scheduler keeps its system-default topology spreading unless
 //! `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`). The NodePool
 //! is upstream's suite's (types below 32 vCPU, no limits), except for `20k` and with
 //! `PERF_NODEPOOL=all-sizes` ([`nodepool_for`]).
 
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
+#[path = "perf/floor.rs"]
+mod floor;
+#[path = "perf/timeline.rs"]
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,13 +44,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e::{Env, free_port};
+use floor::{floor_nodes, run_floor};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use karpenter_api::{NodeClaim, NodePool};
 use karpenter_kube::kwoknodeclass::KwokNodeClass;
 use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams};
+use timeline::{NodeTimes, Steps, Timeline};
 
 /// One workload of a scenario: a Deployment of `replicas` pods of `cpu` and `memory`.
 struct Workload {
@@ -309,7 +322,7 @@ fn components(dir: &Path) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn count(env: &Env, fields: Option<&str>) -> usize {
+fn count_pods(env: &Env, fields: Option<&str>) -> usize {
     let api: Api<Pod> = Api::namespaced(env.client.clone(), "perf");
     let mut lp = ListParams::default().limit(1);
     if let Some(f) = fields {
@@ -353,6 +366,16 @@ struct Figures {
     warm_added: usize,
     peak_rss_mb: f64,
     components: BTreeMap<String, f64>,
+    /// The managed Nodes at the end of the scale-out (what a `floor` run creates).
+    nodes: Vec<Node>,
+    /// `floor` runs: when the last of the Nodes had been created, and when the last one
+    /// became schedulable (Ready, no taint), seconds from the Deployments.
+    floor_created_s: Option<f64>,
+    floor_schedulable_s: Option<f64>,
+    /// When each managed Node went through its steps in the scale-out.
+    timeline: BTreeMap<String, NodeTimes>,
+    /// kube-scheduler's attempts in the scale-out, when its metrics are served.
+    scheduler: Option<String>,
 }
 
 fn upstream_binary() -> Option<PathBuf> {
@@ -479,10 +502,13 @@ fn run(
     let started_wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+    let timeline = Timeline::start(&env, started);
     for w in &scenario.workloads {
         env.create::<Deployment>(&deployment(w));
     }
     f.scale_out_s = until_all_bound(&env, want, started, timeout);
+    f.timeline = timeline.stop();
+    f.scheduler = scheduler_attempts(&env);
     let took = started.elapsed().as_secs_f64();
     f.scale_out_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu0) / took;
     let comp1 = components(&env.dir);
@@ -491,6 +517,7 @@ fn run(
         .map(|(k, v)| (k.clone(), v - comp0.get(k).copied().unwrap_or(0.0)))
         .collect();
     f.nodes_out = managed_nodes(&env).0;
+    f.nodes = floor_nodes(&env);
     // the controller's own share: when its last NodeClaim of the scale-out was created
     let claims: Vec<NodeClaim> = env.list();
     f.last_claim_s = claims
@@ -535,6 +562,71 @@ fn run(
     f
 }
 
+/// kube-scheduler's attempts so far, from its `/metrics` (only served with
+/// `KARPENTER_RS_CP_PROFILE=1`): `scheduler_schedule_attempts_total` by result and
+/// `scheduler_preemption_attempts_total`; `None` when it is not served.
+fn scheduler_attempts(env: &Env) -> Option<String> {
+    let ports = std::fs::read_to_string(env.dir.join("ports")).ok()?;
+    let port = ports
+        .lines()
+        .find_map(|l| l.strip_prefix("kube_scheduler_port="))?
+        .trim()
+        .to_string();
+    let pki = env.dir.join("pki");
+    let out = Command::new("curl")
+        .args(["-sk", "--cert"])
+        .arg(pki.join("admin.crt"))
+        .arg("--key")
+        .arg(pki.join("admin.key"))
+        .arg(format!("https://127.0.0.1:{port}/metrics"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut by: BTreeMap<String, f64> = BTreeMap::new();
+    for l in text.lines() {
+        let Some((series, value)) = l.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(v) = value.parse::<f64>() else {
+            continue;
+        };
+        if series.starts_with("scheduler_preemption_attempts_total") {
+            *by.entry("preemption attempts".into()).or_default() += v;
+        } else if let Some(rest) = series.strip_prefix("scheduler_schedule_attempts_total{") {
+            let result = rest
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("result=\""))
+                .map_or("?", |r| r.trim_end_matches(['}', '"']));
+            *by.entry(result.to_string()).or_default() += v;
+        }
+    }
+    (!by.is_empty()).then(|| {
+        by.iter()
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// The Node timeline line of a run.
+fn print_timeline(s: &Scenario, who: &str, f: &Figures) {
+    let t = &f.timeline;
+    println!(
+        "nodes | {} | {} | {} Nodes, median / last s: seen {}, registered {}, Ready {}, schedulable {}; pods all bound {} |",
+        s.name,
+        who,
+        t.len(),
+        t.step(|t| t.seen),
+        t.step(|t| t.registered),
+        t.step(|t| t.ready),
+        t.step(|t| t.schedulable),
+        f.scale_out_s.map_or("-".into(), |v| format!("{v:.1}")),
+    );
+    if let Some(a) = &f.scheduler {
+        println!("scheduler | {} | {who} | attempts: {a} |", s.name);
+    }
+}
+
 /// The scale-out again with its capacity in place: every Deployment to zero, and once the
 /// pods are gone (the NodePool's `consolidateAfter: Never` keeps the Nodes) back to its
 /// replicas, timed (as the scale-out, polled each second) to every pod bound. Also says
@@ -544,7 +636,7 @@ fn warm(env: &Env, scenario: &Scenario, want: usize, timeout: Duration) -> (Opti
         env.scale("perf", w.name, 0);
     }
     let drained = Instant::now();
-    while count(env, None) != 0 && drained.elapsed() < timeout {
+    while count_pods(env, None) != 0 && drained.elapsed() < timeout {
         std::thread::sleep(Duration::from_millis(500));
     }
     let before = managed_nodes(env).0;
@@ -558,7 +650,7 @@ fn warm(env: &Env, scenario: &Scenario, want: usize, timeout: Duration) -> (Opti
 
 /// Whether all `want` pods exist and every one is bound.
 fn all_bound(env: &Env, want: usize) -> bool {
-    count(env, None) == want && count(env, Some("spec.nodeName=")) == 0
+    count_pods(env, None) == want && count_pods(env, Some("spec.nodeName=")) == 0
 }
 
 /// Seconds from `started` until [`all_bound`], polled each second; `None` after `timeout`.
@@ -679,7 +771,45 @@ fn main() {
         .iter()
         .filter(|s| names.iter().any(|n| n == s.name))
     {
+        // the Nodes of this scenario's last run of ours, for the floor runs after it
+        let mut last_nodes: Option<Vec<Node>> = None;
         for who in &controllers {
+            if let Some(batched) = match who.as_str() {
+                "floor" => Some(false),
+                "floor-batched" => Some(true),
+                _ => None,
+            } {
+                let Some(nodes) = &last_nodes else {
+                    eprintln!("perf: {who} needs a run of ours before it in PERF_CONTROLLERS");
+                    continue;
+                };
+                let mut times = Vec::new();
+                for _ in 0..repeat {
+                    let f = run_floor(s, nodes, batched, timeout);
+                    times.push(f.scale_out_s);
+                    print_row(s, who, &f, timeout, true);
+                    print_timeline(s, who, &f);
+                    println!(
+                        "floor | {} | {} | {} Nodes created by {} s, all schedulable at {} s, all pods bound at {} s |",
+                        s.name,
+                        who,
+                        f.nodes_out,
+                        f.floor_created_s.map_or("-".into(), |v| format!("{v:.1}")),
+                        f.floor_schedulable_s
+                            .map_or("-".into(), |v| format!("{v:.1}")),
+                        secs(f.scale_out_s, timeout)
+                    );
+                }
+                if repeat > 1 {
+                    println!(
+                        "| {} | {} | median of {repeat} | {} |",
+                        s.name,
+                        who,
+                        secs(median(&times), timeout)
+                    );
+                }
+                continue;
+            }
             let (bin, args): (_, &[&str]) = match who.as_str() {
                 "ours" => (None, &[]),
                 // ours as upstream: waiting for kube-scheduler's Unschedulable mark
@@ -695,9 +825,13 @@ fn main() {
             };
             let mut times = Vec::new();
             for _ in 0..repeat {
-                let f = run(s, bin, args, timeout, scale_out_only, warm_phase);
+                let mut f = run(s, bin, args, timeout, scale_out_only, warm_phase);
                 times.push(f.scale_out_s);
+                if bin.is_none() {
+                    last_nodes = Some(std::mem::take(&mut f.nodes));
+                }
                 print_row(s, who, &f, timeout, scale_out_only);
+                print_timeline(s, who, &f);
                 if warm_phase {
                     println!(
                         "warm | {} | {} | pods re-created on the {} Nodes left: all bound in {} s, {} NodeClaim(s) added |",
