@@ -310,6 +310,26 @@ fn proc_usage(pid: u32) -> Option<(f64, u64)> {
     Some((ticks / 100.0, hwm))
 }
 
+/// The CPU seconds each control-plane component spent since `before` ([`components`]).
+fn components_since(dir: &Path, before: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    components(dir)
+        .into_iter()
+        .map(|(k, v)| {
+            let spent = v - before.get(&k).copied().unwrap_or(0.0);
+            (k, spent)
+        })
+        .collect()
+}
+
+/// How many pods a scenario's Deployments make.
+fn pods_of(scenario: &Scenario) -> usize {
+    scenario
+        .workloads
+        .iter()
+        .map(|w| usize::try_from(w.replicas).unwrap_or(0))
+        .sum()
+}
+
 /// CPU seconds of every control-plane component (from `$DIR/pids`).
 fn components(dir: &Path) -> BTreeMap<String, f64> {
     let pids = std::fs::read_to_string(dir.join("pids")).unwrap_or_default();
@@ -368,10 +388,9 @@ struct Figures {
     components: BTreeMap<String, f64>,
     /// The managed Nodes at the end of the scale-out (what a `floor` run creates).
     nodes: Vec<Node>,
-    /// `floor` runs: when the last of the Nodes had been created, and when the last one
-    /// became schedulable (Ready, no taint), seconds from the Deployments.
+    /// `floor` runs: when the last of the Nodes had been created, seconds from the
+    /// Deployments.
     floor_created_s: Option<f64>,
-    floor_schedulable_s: Option<f64>,
     /// When each managed Node went through its steps in the scale-out.
     timeline: BTreeMap<String, NodeTimes>,
     /// kube-scheduler's attempts in the scale-out, when its metrics are served.
@@ -487,11 +506,7 @@ fn run(
     while e2e::http_get(port, "/readyz").is_none() && Instant::now() < ready_by {
         std::thread::sleep(Duration::from_millis(250));
     }
-    let want: usize = scenario
-        .workloads
-        .iter()
-        .map(|w| usize::try_from(w.replicas).unwrap_or(0))
-        .sum();
+    let want = pods_of(scenario);
     let mut f = Figures {
         pods: want,
         ..Figures::default()
@@ -511,11 +526,7 @@ fn run(
     f.scheduler = scheduler_attempts(&env);
     let took = started.elapsed().as_secs_f64();
     f.scale_out_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu0) / took;
-    let comp1 = components(&env.dir);
-    f.components = comp1
-        .iter()
-        .map(|(k, v)| (k.clone(), v - comp0.get(k).copied().unwrap_or(0.0)))
-        .collect();
+    f.components = components_since(&env.dir, &comp0);
     f.nodes_out = managed_nodes(&env).0;
     f.nodes = floor_nodes(&env);
     // the controller's own share: when its last NodeClaim of the scale-out was created
@@ -774,65 +785,51 @@ fn main() {
         // the Nodes of this scenario's last run of ours, for the floor runs after it
         let mut last_nodes: Option<Vec<Node>> = None;
         for who in &controllers {
-            if let Some(batched) = match who.as_str() {
-                "floor" => Some(false),
-                "floor-batched" => Some(true),
-                _ => None,
-            } {
-                let Some(nodes) = &last_nodes else {
-                    eprintln!("perf: {who} needs a run of ours before it in PERF_CONTROLLERS");
-                    continue;
-                };
-                let mut times = Vec::new();
-                for _ in 0..repeat {
-                    let f = run_floor(s, nodes, batched, timeout);
-                    times.push(f.scale_out_s);
-                    print_row(s, who, &f, timeout, true);
-                    print_timeline(s, who, &f);
-                    println!(
-                        "floor | {} | {} | {} Nodes created by {} s, all schedulable at {} s, all pods bound at {} s |",
-                        s.name,
-                        who,
-                        f.nodes_out,
-                        f.floor_created_s.map_or("-".into(), |v| format!("{v:.1}")),
-                        f.floor_schedulable_s
-                            .map_or("-".into(), |v| format!("{v:.1}")),
-                        secs(f.scale_out_s, timeout)
-                    );
-                }
-                if repeat > 1 {
-                    println!(
-                        "| {} | {} | median of {repeat} | {} |",
-                        s.name,
-                        who,
-                        secs(median(&times), timeout)
-                    );
-                }
-                continue;
-            }
-            let (bin, args): (_, &[&str]) = match who.as_str() {
-                "ours" => (None, &[]),
+            // what one run of `who` is: a floor, or a controller with its arguments
+            let (floor, bin, args): (Option<bool>, _, &[&str]) = match who.as_str() {
+                "ours" => (None, None, &[]),
                 // ours as upstream: waiting for kube-scheduler's Unschedulable mark
-                "ours-marked" => (None, &["--provision-untried-pods=false"]),
+                "ours-marked" => (None, None, &["--provision-untried-pods=false"]),
                 "upstream" => match &upstream {
-                    Some(b) => (Some(b.as_path()), &[]),
+                    Some(b) => (None, Some(b.as_path()), &[]),
                     None => continue,
                 },
+                "floor" => (Some(false), None, &[]),
+                "floor-batched" => (Some(true), None, &[]),
                 other => {
                     eprintln!("perf: unknown controller {other:?}");
                     continue;
                 }
             };
+            if floor.is_some() && last_nodes.is_none() {
+                eprintln!("perf: {who} needs a run of ours before it in PERF_CONTROLLERS");
+                continue;
+            }
             let mut times = Vec::new();
             for _ in 0..repeat {
-                let mut f = run(s, bin, args, timeout, scale_out_only, warm_phase);
+                let mut f = match (floor, &last_nodes) {
+                    (Some(batched), Some(nodes)) => run_floor(s, nodes, batched, timeout),
+                    _ => run(s, bin, args, timeout, scale_out_only, warm_phase),
+                };
                 times.push(f.scale_out_s);
-                if bin.is_none() {
+                if floor.is_none() && bin.is_none() {
                     last_nodes = Some(std::mem::take(&mut f.nodes));
                 }
-                print_row(s, who, &f, timeout, scale_out_only);
+                print_row(s, who, &f, timeout, scale_out_only || floor.is_some());
                 print_timeline(s, who, &f);
-                if warm_phase {
+                if let Some(created) = f.floor_created_s {
+                    println!(
+                        "floor | {} | {} | {} Nodes created by {created:.1} s, all schedulable at {} s, all pods bound at {} s |",
+                        s.name,
+                        who,
+                        f.nodes_out,
+                        f.timeline
+                            .last(|t| t.schedulable)
+                            .map_or("-".into(), |v| format!("{v:.1}")),
+                        secs(f.scale_out_s, timeout)
+                    );
+                }
+                if warm_phase && floor.is_none() {
                     println!(
                         "warm | {} | {} | pods re-created on the {} Nodes left: all bound in {} s, {} NodeClaim(s) added |",
                         s.name,

@@ -12,9 +12,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 
 use crate::e2e::Env;
-use crate::timeline::{Steps, Timeline};
+use crate::timeline::Timeline;
 use crate::{
-    Figures, Scenario, components, count_pods, deployment, scheduler_attempts, until_all_bound,
+    Figures, Scenario, components, components_since, count_pods, deployment, pods_of,
+    scheduler_attempts, until_all_bound,
 };
 
 /// The managed Nodes of a run as a `floor` run creates them: name, labels, KWOK's
@@ -102,11 +103,7 @@ pub fn run_floor(scenario: &Scenario, nodes: &[Node], batched: bool, timeout: Du
     use kube::api::PostParams;
     let env = Env::new();
     env.create::<Namespace>("apiVersion: v1\nkind: Namespace\nmetadata: {name: perf}");
-    let want: usize = scenario
-        .workloads
-        .iter()
-        .map(|w| usize::try_from(w.replicas).unwrap_or(0))
-        .sum();
+    let want = pods_of(scenario);
     let nodes = with_slack(nodes);
     let mut f = Figures {
         pods: want,
@@ -155,17 +152,12 @@ pub fn run_floor(scenario: &Scenario, nodes: &[Node], batched: bool, timeout: Du
     }
     f.scale_out_s = until_all_bound(&env, want, started, timeout);
     f.scheduler = scheduler_attempts(&env);
-    let comp1 = components(&env.dir);
-    f.components = comp1
-        .iter()
-        .map(|(k, v)| (k.clone(), v - comp0.get(k).copied().unwrap_or(0.0)))
-        .collect();
+    f.components = components_since(&env.dir, &comp0);
     // the pods may all be bound before the last slack Node is schedulable
     let by = Instant::now() + Duration::from_secs(30);
     while timeline.schedulable() < nodes.len() && Instant::now() < by {
         std::thread::sleep(Duration::from_millis(200));
     }
     f.timeline = timeline.stop();
-    f.floor_schedulable_s = f.timeline.last(|t| t.schedulable);
     f
 }
