@@ -9,7 +9,7 @@ use karpenter_cloud::CloudProvider;
 use karpenter_model::InstanceType;
 use karpenter_model::time::{SECOND, Time};
 
-use crate::batcher::{BATCH_IDLE, BATCH_MAX, Batcher};
+use crate::batcher::{BATCH_IDLE, BATCH_MAX, Batcher, Capacity};
 use crate::catalog::{Catalog, CatalogCache};
 use crate::disruption::Disruption;
 use crate::events::Recorder;
@@ -128,14 +128,23 @@ impl Karpenter {
             .iter()
             .map(|p| (p.id.clone(), p.revision))
             .collect();
-        // every NodeClaim is up: kube-scheduler has seen all the capacity planned so far
-        let capacity_up = state
-            .claims()
-            .values()
-            .all(|c| c.initialized_at.is_some() || c.deleting_since.is_some());
+        // what kube-scheduler has been able to try the pending pods on
+        let claims = state.claims().values();
+        let initialized = claims
+            .clone()
+            .filter(|c| c.initialized_at.is_some())
+            .count();
+        let joining = claims
+            .filter(|c| c.initialized_at.is_none() && c.deleting_since.is_none())
+            .count();
+        let capacity = if joining == 0 {
+            Capacity::up(initialized)
+        } else {
+            Capacity::joining(initialized)
+        };
         self.batcher.observe(
             pending.iter().map(|(id, r)| (id.as_str(), *r)),
-            capacity_up,
+            capacity,
             now,
         );
         if self.batcher.ready(now) {
