@@ -250,7 +250,13 @@ up() {
     --concurrent-deployment-syncs 20 --concurrent-gc-syncs 40 \
     --controllers '*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle'
   start_scheduler
-  : >"$DIR/kwok.yaml"
+  # KWOK plays every kubelet with a few workers (4 by default), so a round of a hundred Nodes
+  # queues for Ready behind them where real kubelets each report on their own; 16 workers
+  # (KARPENTER_RS_KWOK_PARALLELISM; 4 is KWOK's default) keep KWOK from being a bottleneck
+  # a real cluster does not have, as the raised QPS does for the scheduler and controllers
+  local par="${KARPENTER_RS_KWOK_PARALLELISM:-16}"
+  printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  nodePlayStageParallelism: %s\n  podPlayStageParallelism: %s\n  nodeLeaseParallelism: %s\n' \
+    "$par" "$par" "$par" >"$DIR/kwok.yaml"
   start "$DIR" kwok "$BIN/kwok" --kubeconfig "$DIR/kubeconfig" -c "$DIR/kwok.yaml" \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --server-address "127.0.0.1:$kwok_port" --node-lease-duration-seconds 40 --cidr 10.64.0.1/16
