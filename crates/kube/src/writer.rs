@@ -267,10 +267,11 @@ impl Writer {
             .iter()
             .find(|n| n.metadata.name.as_deref() == Some(after.name.as_str()));
         let mut fresh: Option<Node> = None;
-        // Registration carries the Node's resourceVersion (it extends the finalizer and owner
-        // lists); KWOK or the kubelet updating the Node's status meanwhile is a conflict that
-        // is retried at once on a fresh read, not a pass later, so that the nodes of a round
-        // become schedulable together.
+        // A change of the taints or a registration carries the Node's resourceVersion (it
+        // replaces the taint list, extends the finalizer and owner lists); KWOK or the kubelet
+        // updating the Node's status meanwhile, or the node lifecycle controller lifting
+        // `not-ready`, is a conflict retried at once on a fresh read (the lists recomputed
+        // from it), not a pass later, so that the nodes of a round become schedulable together.
         for _ in 0..5 {
             let current = fresh.as_ref().or(cached.map(AsRef::as_ref));
             let patch = node_patch(before, after, registering, current, objects);
@@ -285,13 +286,17 @@ impl Writer {
                     self.cache.lock().nodes.put(o);
                     return Ok(());
                 }
-                Err(kube::Error::Api(e)) if e.code == 409 && registering => {
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    log::debug(
+                        &format!("Node/{}", after.name),
+                        "conflict: reading the Node again",
+                    );
                     fresh = Some(api.get(&after.name).await.map_err(text)?);
                 }
                 Err(e) => return Err(text(e)),
             }
         }
-        Err("registration not written: the Node kept changing (conflicts)".into())
+        Err("Node not patched: it kept changing (conflicts)".into())
     }
 
     /// Delete the object if it is not being deleted, then release our finalizer.
@@ -363,8 +368,10 @@ impl Writer {
     }
 }
 
-/// `writes` grouped by the object they are about, each group in the journal's order, the
-/// groups in the order of their first write.
+/// `writes` grouped by the object they are about, each group in the journal's order; the
+/// groups that start with a Node update first (a registration lifts the taint that keeps
+/// kube-scheduler off new capacity, and a round registers a hundred Nodes with their
+/// NodeClaims' statuses), then the others, each in the order of their first write.
 pub fn lanes(writes: Vec<Write>) -> Vec<Vec<Write>> {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut out: Vec<Vec<Write>> = Vec::new();
@@ -375,12 +382,15 @@ pub fn lanes(writes: Vec<Write>) -> Vec<Vec<Write>> {
         });
         out[i].push(w);
     }
+    // stable: the journal's order within each kind
+    out.sort_by_key(|lane| !matches!(lane.first(), Some(Write::UpdateNode { .. })));
     out
 }
 
-/// The merge patch that takes a Node from `before` to `after`: changed labels, the taints,
-/// and on registration the termination finalizer and the NodeClaim owner added to the lists
-/// of `current` (the Node as last read), with its resourceVersion as a precondition.
+/// The merge patch that takes a Node from `before` to `after`: changed labels, the taint
+/// change applied to `current`'s list (the Node as last read), and on registration the
+/// termination finalizer and the NodeClaim owner added to its lists; with a list in it,
+/// `current`'s resourceVersion as a precondition.
 fn node_patch(
     before: &NodeState,
     after: &NodeState,
@@ -393,7 +403,11 @@ fn node_patch(
         patch["metadata"]["labels"] = label_diff(&before.labels, &after.labels);
     }
     if after.taints != before.taints {
-        patch["spec"]["taints"] = Value::Array(after.taints.iter().map(taint).collect());
+        patch["spec"]["taints"] = Value::Array(taints_now(before, after, current));
+        if let Some(node) = current {
+            // the list is replaced whole: only over the Node it was computed from
+            patch["metadata"]["resourceVersion"] = json!(node.metadata.resource_version);
+        }
     }
     if registering && let Some(node) = current {
         // upstream: the Node gets the termination finalizer and its NodeClaim as owner
@@ -417,6 +431,41 @@ fn node_patch(
         }
     }
     patch
+}
+
+/// The Node's taints with the change from `before` to `after` applied to the list `current`
+/// holds (the latest read), not `after`'s: the node lifecycle controller or a kubelet may
+/// have added or removed a taint (`node.kubernetes.io/not-ready`) since the state was read,
+/// and writing the state's list back whole would undo that. Without a Node, `after`'s.
+fn taints_now(before: &NodeState, after: &NodeState, current: Option<&Node>) -> Vec<Value> {
+    let Some(base) = current
+        .and_then(|n| n.spec.as_ref())
+        .map(|s| s.taints.clone())
+    else {
+        return after.taints.iter().map(taint).collect();
+    };
+    let same = |t: &k8s_openapi::api::core::v1::Taint, m: &Taint| {
+        t.key == m.key
+            && t.effect == m.effect.as_str()
+            && t.value.as_deref().unwrap_or("") == m.value
+    };
+    let removed: Vec<&Taint> = before
+        .taints
+        .iter()
+        .filter(|t| !after.taints.contains(t))
+        .collect();
+    let mut out: Vec<Value> = base
+        .iter()
+        .flatten()
+        .filter(|t| !removed.iter().any(|r| same(t, r)))
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .collect();
+    for t in after.taints.iter().filter(|t| !before.taints.contains(t)) {
+        if !base.iter().flatten().any(|b| same(b, t)) {
+            out.push(taint(t));
+        }
+    }
+    out
 }
 
 fn split(id: &str) -> (&str, &str) {
@@ -737,13 +786,31 @@ mod tests {
         }
     }
 
+    const UNREGISTERED: &str = "karpenter.sh/unregistered";
+    const NOT_READY: &str = "node.kubernetes.io/not-ready";
+
+    /// The Node as the scripted API server holds it at `resource_version`: resourceVersion 1
+    /// still has the lifecycle controller's `not-ready` taint, later ones do not.
     fn node(resource_version: &str) -> Node {
+        let mut taints = vec![json!({"key": UNREGISTERED, "effect": "NoExecute"})];
+        if resource_version == "1" {
+            taints.push(json!({"key": NOT_READY, "effect": "NoSchedule"}));
+        }
         serde_json::from_value(json!({
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": "n1", "resourceVersion": resource_version,
                          "finalizers": ["other.example/keep"]},
+            "spec": {"taints": taints},
         }))
         .unwrap_or_default()
+    }
+
+    fn taint(key: &str, effect: karpenter_model::Effect) -> Taint {
+        Taint {
+            key: key.into(),
+            value: String::new(),
+            effect,
+        }
     }
 
     /// The requests a scripted API server saw: method and body.
@@ -833,18 +900,91 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_conflict_outside_registration_is_left_to_the_next_pass() {
+    async fn a_taint_change_on_conflict_keeps_what_others_changed_meanwhile() {
+        use karpenter_model::Effect;
+        let (client, log) = conflicting_api();
+        let writer = Writer::new(client, Cache::default());
+        let objects = Objects {
+            nodes: vec![Arc::new(node("1"))],
+            ..Objects::default()
+        };
+        // the state read both taints; registration lifts ours
+        let mut before = node_state(false);
+        before.taints = vec![
+            taint(UNREGISTERED, Effect::NoExecute),
+            taint(NOT_READY, Effect::NoSchedule),
+        ];
+        let mut after = node_state(true);
+        after.taints = vec![taint(NOT_READY, Effect::NoSchedule)];
+        let result = writer.update_node(&before, &after, &objects).await;
+        assert_eq!(result, Ok(()));
+        let log = log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first: Value = serde_json::from_str(&log[0].1).unwrap_or_default();
+        let second: Value = serde_json::from_str(&log[2].1).unwrap_or_default();
+        assert_eq!(
+            first["spec"]["taints"],
+            json!([{"key": NOT_READY, "effect": "NoSchedule"}])
+        );
+        assert_eq!(
+            second["spec"]["taints"],
+            json!([]),
+            "the lifecycle controller lifted not-ready meanwhile: the retry does not bring it back"
+        );
+        assert_eq!(second["metadata"]["resourceVersion"], "2");
+    }
+
+    #[tokio::test]
+    async fn a_label_change_alone_carries_no_precondition() {
         let (client, log) = conflicting_api();
         let writer = Writer::new(client, Cache::default());
         let mut after = node_state(false);
         after.labels.insert("team".into(), "a".into());
-        let result = writer
-            .update_node(&node_state(false), &after, &Objects::default())
+        let objects = Objects {
+            nodes: vec![Arc::new(node("1"))],
+            ..Objects::default()
+        };
+        let _ = writer
+            .update_node(&node_state(false), &after, &objects)
             .await;
-        assert!(result.is_err());
         let log = log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        assert_eq!(log.len(), 1, "no fresh read and no second patch");
+        let first: Value = serde_json::from_str(&log[0].1).unwrap_or_default();
+        assert_eq!(first["metadata"]["labels"]["team"], "a");
+        assert_eq!(
+            first["metadata"].get("resourceVersion"),
+            None,
+            "a label merge cannot lose anyone's change: no precondition to conflict on"
+        );
+    }
+
+    #[test]
+    fn node_updates_go_first_and_each_object_keeps_its_order() {
+        let evict = |pod: &str| Write::Evict { pod: pod.into() };
+        let writes = vec![
+            evict("ns/a"),
+            Write::DeletePod { pod: "ns/b".into() },
+            evict("ns/a"),
+            Write::UpdateNode {
+                before: Box::new(node_state(false)),
+                after: Box::new(node_state(true)),
+            },
+            evict("ns/c"),
+        ];
+        let subjects: Vec<Vec<String>> = lanes(writes)
+            .iter()
+            .map(|l| l.iter().map(Write::subject).collect())
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                vec!["Node/n1".to_string()],
+                vec!["Pod/ns/a".to_string(), "Pod/ns/a".to_string()],
+                vec!["Pod/ns/b".to_string()],
+                vec!["Pod/ns/c".to_string()],
+            ]
+        );
     }
 }
