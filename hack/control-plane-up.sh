@@ -250,11 +250,12 @@ up() {
     --concurrent-deployment-syncs 20 --concurrent-gc-syncs 40 \
     --controllers '*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle'
   start_scheduler
-  # KWOK plays every kubelet with a few workers (4 by default), so a round of a hundred Nodes
-  # queues for Ready behind them where real kubelets each report on their own; 16 workers
-  # (KARPENTER_RS_KWOK_PARALLELISM; 4 is KWOK's default) keep KWOK from being a bottleneck
-  # a real cluster does not have, as the raised QPS does for the scheduler and controllers
-  local par="${KARPENTER_RS_KWOK_PARALLELISM:-16}"
+  # KWOK plays every kubelet with a few workers for Nodes, pods and leases (KWOK's default 4,
+  # KARPENTER_RS_KWOK_PARALLELISM=N to choose). Real kubelets each report on their own, but
+  # on 2 cores 16 workers helped a round of 150 Nodes to Ready and slowed those of 300-500,
+  # their status writes competing for the same CPU (README, "sixth session"); so KWOK's
+  # default stays
+  local par="${KARPENTER_RS_KWOK_PARALLELISM:-4}"
   printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  nodePlayStageParallelism: %s\n  podPlayStageParallelism: %s\n  nodeLeaseParallelism: %s\n' \
     "$par" "$par" "$par" >"$DIR/kwok.yaml"
   start "$DIR" kwok "$BIN/kwok" --kubeconfig "$DIR/kubeconfig" -c "$DIR/kwok.yaml" \
