@@ -445,9 +445,7 @@ fn taints_now(before: &NodeState, after: &NodeState, current: Option<&Node>) -> 
         return after.taints.iter().map(taint).collect();
     };
     let same = |t: &k8s_openapi::api::core::v1::Taint, m: &Taint| {
-        t.key == m.key
-            && t.effect == m.effect.as_str()
-            && t.value.as_deref().unwrap_or("") == m.value
+        karpenter_api::convert::node_taint(t).as_ref() == Some(m)
     };
     let removed: Vec<&Taint> = before
         .taints
