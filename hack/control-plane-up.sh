@@ -253,8 +253,8 @@ up() {
   # KWOK plays every kubelet with a few workers for Nodes, pods and leases (KWOK's default 4,
   # KARPENTER_RS_KWOK_PARALLELISM=N to choose). Real kubelets each report on their own, but
   # on 2 cores 16 workers helped a round of 150 Nodes to Ready and slowed those of 300-500,
-  # their status writes competing for the same CPU (README, "sixth session"); so KWOK's
-  # default stays
+  # their status writes competing for the same CPU (docs/performance-log.md, "sixth
+  # session"); so KWOK's default stays
   local par="${KARPENTER_RS_KWOK_PARALLELISM:-4}"
   printf 'apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  nodePlayStageParallelism: %s\n  podPlayStageParallelism: %s\n  nodeLeaseParallelism: %s\n' \
     "$par" "$par" "$par" >"$DIR/kwok.yaml"
