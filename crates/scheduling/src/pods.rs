@@ -78,6 +78,11 @@ impl PodState {
             .map(|(_, g)| *g)
     }
 
+    /// Its required pod anti-affinity groups.
+    pub fn required_anti_affinity(&self) -> &[usize] {
+        &self.anti_affinity
+    }
+
     /// Is the pod selected by owned group `g`?
     pub fn selects_self(&self, g: usize) -> bool {
         self.selected_by.binary_search(&g).is_ok()

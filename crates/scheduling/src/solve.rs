@@ -1,6 +1,8 @@
 //! One solve, as upstream's `Scheduler.Solve` (reference 2.3-2.5): pods in first-fit-
-//! decreasing order; each tries existing nodes (initialized first), then the NodeClaims of
-//! this solve (fewest pods first), then a new NodeClaim from each NodePool in weight order;
+//! decreasing order (ours: pods that need a node each first, then by the larger of CPU and
+//! weighed memory, where upstream sorts by CPU, then memory); each tries existing nodes
+//! (initialized first), then the NodeClaims of this solve (fewest pods first), then a new
+//! NodeClaim from each NodePool in weight order;
 //! on failure one preference is relaxed and the pod retried; a pod that still fails goes to
 //! the back of the queue, and the solve ends when a full pass makes no progress.
 //!
@@ -23,6 +25,26 @@ use crate::taints::{tolerates, untolerated};
 use crate::topology::{DomainSources, Domains, GroupRef, Topology, TopologyError};
 use crate::types::{Types, offering_ok};
 use crate::{explain, finish, well_known};
+
+/// The median memory (bytes) per vCPU of the catalog's instance types (4 GiB when it has
+/// none): how many bytes of a pod's memory request weigh as much as a millicore when the
+/// solve orders pods by their larger request.
+fn memory_per_cpu(types: &[karpenter_model::InstanceType]) -> i64 {
+    let mut ratios: Vec<i64> = types
+        .iter()
+        .filter_map(|t| {
+            let cpu = t.capacity.get("cpu")?.millis();
+            let mem = t.capacity.get("memory")?.millis();
+            (cpu > 0).then(|| i64::try_from(mem / cpu).unwrap_or(i64::MAX))
+        })
+        .collect();
+    ratios.sort_unstable();
+    ratios
+        .get(ratios.len() / 2)
+        .copied()
+        .unwrap_or(4 << 30)
+        .max(1)
+}
 
 /// A NodeClaim opened in this solve.
 #[derive(Debug, Clone)]
@@ -345,11 +367,18 @@ impl<'a> Solver<'a> {
         let mut order: Vec<usize> = (0..self.input.pods.len())
             .filter(|&p| self.input.pods[p].ignored.is_none())
             .collect();
+        let spreading: Vec<bool> = (0..self.pods.len())
+            .map(|p| self.spreads_over_nodes(p))
+            .collect();
+        let per_cpu = memory_per_cpu(&self.input.instance_types);
         let pods = &self.pods;
+        let dominant = |r: &Vector| r[cpu].max(r[mem] / per_cpu);
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&pods[a].requests, &pods[b].requests);
-            rb[cpu]
-                .cmp(&ra[cpu])
+            spreading[b]
+                .cmp(&spreading[a])
+                .then_with(|| dominant(rb).cmp(&dominant(ra)))
+                .then_with(|| rb[cpu].cmp(&ra[cpu]))
                 .then_with(|| rb[mem].cmp(&ra[mem]))
                 .then_with(|| a.cmp(&b))
         });
@@ -380,6 +409,18 @@ impl<'a> Solver<'a> {
                 }
             }
         }
+    }
+
+    /// Does pod `p` limit how many of its kind one node may hold (a required hostname
+    /// anti-affinity or hostname spread that selects the pod itself)? Such pods open a
+    /// node each once the nodes there are full, so they are placed first: the others
+    /// then fill the nodes they open, where upstream's order (CPU, then memory) places
+    /// them after the nodes are full and leaves each one a node of its own, mostly empty.
+    fn spreads_over_nodes(&self, p: usize) -> bool {
+        let st = &self.pods[p];
+        st.required_spreads()
+            .chain(st.required_anti_affinity().iter().copied())
+            .any(|g| st.selects_self(g) && self.topology.is_hostname(GroupRef::Owned(g)))
     }
 
     fn add(&mut self, p: usize) -> Result<(), Failure> {
