@@ -25,12 +25,16 @@
 //! to about a thousand pods (the `floor` line says when the Nodes were created and all
 //! schedulable). Every run also prints a `nodes` line, from a watch on the Nodes: when the
 //! managed Nodes were seen, registered, Ready and schedulable (median and last), and, with
-//! `KARPENTER_RS_CP_PROFILE=1`, a `scheduler` line of kube-scheduler's attempts by result.
+//! `KARPENTER_RS_CP_PROFILE=1`, a `scheduler` line of kube-scheduler's attempts by result,
+//! and a `cost` line: the managed Nodes' USD per hour at the KWOK catalog's prices after
+//! the scale-out (and after consolidation) and when the last pod was created.
 //! The control plane's kube-scheduler keeps its system-default topology spreading unless
 //! `KARPENTER_RS_CP_DEFAULT_SPREAD=off` (see `hack/control-plane-up.sh`). The NodePool
 //! is upstream's suite's (types below 32 vCPU, no limits), except for `20k` and with
 //! `PERF_NODEPOOL=all-sizes` ([`nodepool_for`]).
 
+#[path = "perf/cost.rs"]
+mod cost;
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
 #[path = "perf/floor.rs"]
@@ -395,6 +399,13 @@ struct Figures {
     timeline: BTreeMap<String, NodeTimes>,
     /// kube-scheduler's attempts in the scale-out, when its metrics are served.
     scheduler: Option<String>,
+    /// USD per hour of the managed Nodes after the scale-out, and how many the catalog
+    /// could not price.
+    cost_out: (f64, usize),
+    /// The same after consolidation, when it ran.
+    cost_in: Option<(f64, usize)>,
+    /// When the newest pod of the scale-out was created, seconds from the Deployments.
+    last_pod_s: Option<f64>,
 }
 
 fn upstream_binary() -> Option<PathBuf> {
@@ -529,6 +540,8 @@ fn run(
     f.components = components_since(&env.dir, &comp0);
     f.nodes_out = managed_nodes(&env).0;
     f.nodes = floor_nodes(&env);
+    f.cost_out = cost::hourly_cost(&f.nodes);
+    f.last_pod_s = cost::last_pod_created(&env, started_wall);
     // the controller's own share: when its last NodeClaim of the scale-out was created
     let claims: Vec<NodeClaim> = env.list();
     f.last_claim_s = claims
@@ -563,6 +576,7 @@ fn run(
             }
         }
         f.nodes_in = last.0;
+        f.cost_in = Some(cost::hourly_cost(&env.list::<Node>()));
         let took = started.elapsed().as_secs_f64();
         f.consolidate_cpu = (proc_usage(pid).map_or(0.0, |u| u.0) - cpu1) / took;
     }
@@ -619,7 +633,7 @@ fn scheduler_attempts(env: &Env) -> Option<String> {
     })
 }
 
-/// The Node timeline line of a run.
+/// The Node timeline, kube-scheduler and cost lines of a run.
 fn print_timeline(s: &Scenario, who: &str, f: &Figures) {
     let t = &f.timeline;
     println!(
@@ -636,6 +650,23 @@ fn print_timeline(s: &Scenario, who: &str, f: &Figures) {
     if let Some(a) = &f.scheduler {
         println!("scheduler | {} | {who} | attempts: {a} |", s.name);
     }
+    let dollars = |(usd, unpriced): (f64, usize)| {
+        if unpriced == 0 {
+            format!("${usd:.2}/h")
+        } else {
+            format!("${usd:.2}/h ({unpriced} Node(s) not in the catalog)")
+        }
+    };
+    println!(
+        "cost | {} | {who} | after the scale-out {}{}; last pod created at {} s |",
+        s.name,
+        dollars(f.cost_out),
+        f.cost_in.map_or(String::new(), |c| format!(
+            ", after consolidation {}",
+            dollars(c)
+        )),
+        f.last_pod_s.map_or("-".into(), |v| format!("{v:.1}")),
+    );
 }
 
 /// The scale-out again with its capacity in place: every Deployment to zero, and once the

@@ -108,6 +108,7 @@ pub fn run_floor(scenario: &Scenario, nodes: &[Node], batched: bool, timeout: Du
     let mut f = Figures {
         pods: want,
         nodes_out: nodes.len(),
+        cost_out: crate::cost::hourly_cost(&nodes),
         ..Figures::default()
     };
     let comp0 = components(&env.dir);
