@@ -94,12 +94,17 @@ impl Work {
     /// the pending pods (which may stay pending).
     pub fn simulate(&mut self, remove: &[usize], moved: &[PendingPod]) -> Outcome {
         let mut flipped = Vec::new();
+        let mut leaving = Vec::new();
         for &i in remove {
-            if let Some(n) = self.input.existing.get_mut(i)
-                && !n.unschedulable
-            {
-                n.unschedulable = true;
-                flipped.push(i);
+            if let Some(n) = self.input.existing.get_mut(i) {
+                if !n.unschedulable {
+                    n.unschedulable = true;
+                    flipped.push(i);
+                }
+                if !n.leaving {
+                    n.leaving = true;
+                    leaving.push(i);
+                }
             }
         }
         self.input.pods = self.pending.clone();
@@ -111,6 +116,9 @@ impl Work {
         self.input.pods.clear();
         for i in flipped {
             self.input.existing[i].unschedulable = false;
+        }
+        for i in leaving {
+            self.input.existing[i].leaving = false;
         }
         let moved_ids: BTreeSet<&str> = moved.iter().map(|p| p.id.as_str()).collect();
         let unplaced = plan
@@ -148,6 +156,7 @@ impl Work {
             self.removed.insert(i);
             if let Some(n) = self.input.existing.get_mut(i) {
                 n.unschedulable = true;
+                n.leaving = true;
             }
         }
         let specs: BTreeMap<&str, &PendingPod> = moved.iter().map(|p| (p.id.as_str(), p)).collect();

@@ -166,6 +166,10 @@ pub struct ExistingNode {
     /// Still inside its NodePool's `consolidateAfter` window: pending pods may go here,
     /// pods a consolidation moves ([`PendingPod::moving`]) may not.
     pub settling: bool,
+    /// A disruption simulation removes it: its bound pods are the ones being placed again,
+    /// so topology does not count them here (upstream leaves the pods it reschedules out
+    /// of its counts).
+    pub leaving: bool,
 }
 
 /// A pod already running on an existing node, as topology sees it.

@@ -1015,11 +1015,12 @@ fn record(
 }
 
 /// Count pods already bound to existing nodes into every group that selects them, and
-/// their required anti-affinity into inverse groups.
+/// their required anti-affinity into inverse groups; pods of a node a simulation removes
+/// ([`crate::ExistingNode::leaving`]) are being placed again and are not counted there.
 fn count_bound_pods(input: &Input, nodes: &[NodeState], topology: &mut Topology) {
     let owned = pods::SelectorIndex::new(topology.groups.iter());
     for b in &input.bound {
-        let Some(node) = input.existing.get(b.node) else {
+        let Some(node) = input.existing.get(b.node).filter(|n| !n.leaving) else {
             continue;
         };
         let ns = &nodes[b.node];
