@@ -82,28 +82,28 @@ fn upstream_plan(pods: &str, extra: &[&str]) -> Value {
 /// `namespace/name` of the pods of `pods_diverse_{n}` labelled `app: nginx` (the fifth
 /// with hostname anti-affinity among themselves).
 fn nginx_pods(n: usize) -> std::collections::BTreeSet<String> {
+    use karpenter_api::manifest::{Object, load_paths};
     let path = root()
         .join("testdata/bench")
         .join(format!("pods_diverse_{n}.json.gz"));
-    let mut text = String::new();
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let v: Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let items = v["items"]
-        .as_array()
-        .or(v.as_array())
-        .cloned()
-        .unwrap_or_default();
-    items
+    let manifests = load_paths(std::slice::from_ref(&path))
+        .unwrap_or_else(|e| panic!("{}: {} error(s)", path.display(), e.0.len()));
+    manifests
         .iter()
-        .filter(|p| p["metadata"]["labels"]["app"] == "nginx")
-        .map(|p| {
+        .filter_map(|m| match &m.object {
+            Object::Pod(p) => Some(&p.metadata),
+            _ => None,
+        })
+        .filter(|m| {
+            m.labels
+                .as_ref()
+                .is_some_and(|l| l.get("app").map(String::as_str) == Some("nginx"))
+        })
+        .map(|m| {
             format!(
                 "{}/{}",
-                p["metadata"]["namespace"].as_str().unwrap_or("default"),
-                p["metadata"]["name"].as_str().unwrap_or_default()
+                m.namespace.as_deref().unwrap_or("default"),
+                m.name.as_deref().unwrap_or_default()
             )
         })
         .collect()
